@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies: the toolchain plus Debian's C libraries only.
+let package = Package(
+    name: "cdp",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cdp-devbroker", targets: ["DevBroker"]),
+        .executable(name: "cdp", targets: ["CLI"]),
+    ],
+    targets: [
+        // librdkafka from Debian (apt-get install librdkafka-dev). Only Shared/Log/RDKafka/ imports it.
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Shared/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
+        ),
+        .target(name: "Runtime", path: "Shared/Runtime"),
+        .target(name: "Model", dependencies: ["Runtime"], path: "Shared/Model"),
+        .target(name: "QL", dependencies: ["Model"], path: "Shared/QL"),
+        .target(name: "Log", dependencies: ["CRdKafka", "Runtime", "Model"], path: "Shared/Log"),
+        .target(name: "HTTP", dependencies: ["Runtime"], path: "Shared/HTTP"),
+
+        .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
+        .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL"], path: "Services/CLI"),
+
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], path: "Tests/RuntimeTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"], path: "Tests/HTTPTests"),
+        .testTarget(name: "LogTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/LogTests"),
+        .testTarget(name: "ModelTests", dependencies: ["Model"], path: "Tests/ModelTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

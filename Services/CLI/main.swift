@@ -1,0 +1,65 @@
+import Foundation
+import Model
+import QL
+import Runtime
+
+let commands: [(name: String, summary: String, usage: String)] = [
+    ("produce", "write lines from a file or stdin to a topic", ProduceCommand.usage),
+    ("consume", "print records of a topic as JSON lines", ConsumeCommand.usage),
+    ("topics", "list topics, or create the pipeline topics on Kafka", TopicsCommand.usage),
+    ("version", "print versions", "usage: cdp version"),
+]
+
+func mainUsage() -> String {
+    var text = "usage: cdp COMMAND [ARGS]\n\nCommands:\n"
+    for c in commands { text += "  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.summary)\n" }
+    text += "\nSettings: CDP_BROKERS (--brokers, default 127.0.0.1:9092), CDP_TOPIC_PREFIX (--topic-prefix).\n"
+    text += "Run 'cdp COMMAND --help' for a command's options."
+    return text
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first, !command.hasPrefix("-") || command == "--help" || command == "-h" else {
+    CLIContext.eprint(mainUsage())
+    exit(ExitCode.usage)
+}
+arguments.removeFirst()
+if command == "--help" || command == "-h" || command == "help" {
+    print(mainUsage())
+    exit(0)
+}
+guard let entry = commands.first(where: { $0.name == command }) else {
+    CLIContext.eprint("cdp: unknown command '\(command)'\n\n" + mainUsage())
+    exit(ExitCode.usage)
+}
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(entry.usage)
+    exit(0)
+}
+
+func runCommand(_ command: String, _ arguments: [String], usage: String) async -> Int32 {
+    var context = CLIContext(arguments: arguments, environment: ProcessInfo.processInfo.environment)
+    do {
+        switch command {
+        case "produce": try await ProduceCommand.run(&context)
+        case "consume": try await ConsumeCommand.run(&context)
+        case "topics": try await TopicsCommand.run(&context)
+        case "version":
+            try context.finish()
+            print("cdp \(CDPVersion.current) (QL \(QL.languageVersion))")
+        default: break
+        }
+        return 0
+    } catch let error as UsageError {
+        CLIContext.eprint("cdp \(command): \(error.message)\n\n\(usage)")
+        return ExitCode.usage
+    } catch let error as CommandFailure {
+        CLIContext.eprint("cdp \(command): \(error.message)")
+        return error.code
+    } catch {
+        CLIContext.eprint("cdp \(command): \(error)")
+        return 1
+    }
+}
+
+exit(await runCommand(command, arguments, usage: entry.usage))

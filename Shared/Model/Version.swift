@@ -1,0 +1,4 @@
+/// The product version, reported by every executable.
+public enum CDPVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,106 @@
+import Runtime
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test(arguments: [
+        ("{}", JSONValue.object([:])),
+        ("[]", .array([])),
+        ("null", .null),
+        ("true", .bool(true)),
+        (" false ", .bool(false)),
+        ("0", .int(0)),
+        ("-12", .int(-12)),
+        ("9223372036854775807", .int(Int64.max)),
+        ("9223372036854775808", .double(9_223_372_036_854_775_808)),
+        ("1.5", .double(1.5)),
+        ("-0.25e2", .double(-25)),
+        ("1E3", .double(1000)),
+        ("\"a\\\"b\\\\c\\/d\\n\"", .string("a\"b\\c/d\n")),
+        ("\"\\u00e9\\ud83d\\ude00\"", .string("é😀")),
+        ("\"héllo\"", .string("héllo")),
+        ("{\"a\":[1,{\"b\":null}],\"c\":\"d\"}", .object(["a": .array([.int(1), .object(["b": .null])]), "c": .string("d")])),
+        ("{\"k\":1,\"k\":2}", .object(["k": .int(2)])),
+    ])
+    func valid(text: String, expected: JSONValue) throws {
+        #expect(try JSONParser().parse(text) == expected)
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input, expected a value", 1, 1),
+        ("{", "unexpected end of input in object", 1, 2),
+        ("{\"a\" 1}", "expected ':' after object key", 1, 6),
+        ("{\"a\":1,}", "expected a string key in object", 1, 8),
+        ("[1,]", "unexpected character ']', expected a value", 1, 4),
+        ("[1 2]", "expected ',' or ']' in array", 1, 4),
+        ("{\n  \"a\": tru\n}", "invalid literal, expected 'true'", 2, 8),
+        ("01", "leading zero in number", 1, 1),
+        ("1.", "expected digits after '.'", 1, 3),
+        ("-", "invalid number", 1, 1),
+        ("\"abc", "unterminated string", 1, 1),
+        ("\"a\u{01}\"", "control character in string", 1, 3),
+        ("\"\\x\"", "invalid escape '\\x'", 1, 2),
+        ("\"\\ud800\"", "unpaired surrogate in \\u escape", 1, 8),
+        ("{} x", "unexpected data after the JSON value", 1, 4),
+        ("1e999", "number out of range", 1, 1),
+    ])
+    func invalid_reportsWhatAndWhere(text: String, message: String, line: Int, column: Int) {
+        #expect {
+            try JSONParser().parse(text)
+        } throws: { error in
+            guard let e = error as? JSONParseError else { return false }
+            return e.message == message && e.line == line && e.column == column
+        }
+    }
+
+    @Test func invalidUTF8_isRejected() {
+        #expect(throws: JSONParseError.self) { try JSONParser().parse([0x22, 0xff, 0xfe, 0x22]) }
+    }
+
+    @Test func deepNesting_isBounded() throws {
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        _ = try JSONParser().parse(ok)
+        let tooDeep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(throws: JSONParseError.self) { try JSONParser().parse(tooDeep) }
+        // Hostile input far past the limit must fail cleanly, not overflow the stack.
+        let hostile = String(repeating: "[", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONParser().parse(hostile) }
+    }
+
+    @Test(arguments: [
+        JSONValue.object(["b": .int(1), "a": .array([.string("x\n\"y"), .null, .bool(true), .double(2.5)])]),
+        .string("\u{0}\u{1f}é"),
+        .double(1e300),
+        .int(-42),
+    ])
+    func serialize_roundTrips(value: JSONValue) throws {
+        #expect(try JSONParser().parse(value.serialized()) == value)
+    }
+
+    @Test func serialize_sortsKeysForStableBytes() {
+        let v: JSONValue = ["z": 1, "a": 2, "m": ["y": true, "b": nil]]
+        #expect(v.serialized() == #"{"a":2,"m":{"b":null,"y":true},"z":1}"#)
+    }
+
+    @Test func randomBytes_neverCrashTheParser() {
+        var rng = SplitMix64(seed: 42)
+        let alphabet = Array("{}[]\",:0123456789.eE+-truefalsnul\\u \n\t".utf8) + [0xff, 0xc3, 0x00]
+        for _ in 0..<5000 {
+            let length = Int(rng.next() % 40)
+            let bytes = (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            _ = try? JSONParser().parse(bytes)
+        }
+    }
+}
+
+/// A small seeded generator so randomised tests are reproducible.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
