@@ -154,6 +154,11 @@ public enum Socket {
         _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
     }
 
+    /// Half-closes: the peer reads end-of-stream, this side can still read.
+    public static func shutdownWrite(_ fd: Int32) {
+        _ = Foundation.shutdown(fd, Int32(SHUT_WR))
+    }
+
     public static func close(_ fd: Int32) {
         _ = Foundation.close(fd)
     }

@@ -1,0 +1,189 @@
+import Foundation
+import HTTP
+import Runtime
+import Testing
+
+/// A live server on a random port for one test.
+final class LiveServer: @unchecked Sendable {
+    let server: HTTPServer
+    let task: Task<Void, Error>
+    let port: Int
+    let metrics = MetricsRegistry()
+
+    init(options: HTTPServerOptions = HTTPServerOptions()) throws {
+        var router = Router()
+        router.post("/echo") { req in HTTPResponse(status: 200, body: req.body) }
+        router.get("/hello/{name}") { req in .json(200, data: ["hello": .string(req[parameter: "name"] ?? "")]) }
+        router.get("/slow") { _ in
+            try? await Task.sleep(for: .milliseconds(700))
+            return .text(200, "slow done")
+        }
+        let registry = metrics
+        router.mountOperations(service: "test", metrics: registry) { .ready }
+        server = HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), router: router, options: options,
+                            logger: Logger(label: "http-test", level: .error, sink: MemorySink()), metrics: registry)
+        port = try server.start()
+        let s = server
+        task = Task { try await s.run() }
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+@Suite(.serialized) struct HTTPServerTests {
+    @Test func keepAlive_servesSeveralRequestsOnOneConnection_andPipelines() async throws {
+        let live = try LiveServer()
+        let c = try RawClient(port: live.port)
+        c.send("GET /hello/ada HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(c.read() == .response(status: 200, headers: ["content-type": "application/json", "content-length": "52"],
+                                      body: #"{"data":{"hello":"ada"},"message":"ok","status":200}"#))
+        // Two requests in one write: answered in order.
+        c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\ntwo")
+        guard case .response(200, _, "one") = c.read(), case .response(200, _, "two") = c.read() else {
+            Issue.record("pipelined responses wrong")
+            return
+        }
+        await live.stop()
+    }
+
+    @Test func chunkedBodies_expectContinue_andHTTP10() async throws {
+        let live = try LiveServer()
+        let c = try RawClient(port: live.port)
+        c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n")
+        guard case .response(200, _, "Wikipedia") = c.read() else {
+            Issue.record("chunked echo failed")
+            return
+        }
+        let old = try RawClient(port: live.port)
+        old.send("GET /healthz HTTP/1.0\r\n\r\n")
+        guard case .response(200, let headers, _) = old.read() else {
+            Issue.record("HTTP/1.0 failed")
+            return
+        }
+        #expect(headers["connection"] == "close")
+        #expect(old.read() == .closed)
+        await live.stop()
+    }
+
+    @Test func limits_answer413And431AndClose() async throws {
+        var options = HTTPServerOptions()
+        options.limits = HTTPLimits(maxHeaderBytes: 1024, maxBodyBytes: 64)
+        let live = try LiveServer(options: options)
+        let c = try RawClient(port: live.port)
+        c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 65\r\n\r\n")
+        guard case .response(413, let h, let body) = c.read() else {
+            Issue.record("expected 413")
+            return
+        }
+        #expect(h["connection"] == "close")
+        #expect(body.contains("request body larger than 64 bytes"))
+        #expect(c.read() == .closed)
+
+        let d = try RawClient(port: live.port)
+        d.send("GET / HTTP/1.1\r\nHost: t\r\n" + String(repeating: "X-Long: \(String(repeating: "a", count: 100))\r\n", count: 12))
+        guard case .response(431, _, _) = d.read() else {
+            Issue.record("expected 431")
+            return
+        }
+
+        let e = try RawClient(port: live.port)
+        e.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n" + String(repeating: "z", count: 65) + "\r\n0\r\n\r\n")
+        guard case .response(413, _, _) = e.read() else {
+            Issue.record("expected 413 for chunked")
+            return
+        }
+        await live.stop()
+    }
+
+    @Test func slowClients_get408_andIdleConnectionsClose() async throws {
+        var options = HTTPServerOptions()
+        options.headerTimeoutMs = 600
+        options.bodyTimeoutMs = 600
+        options.idleTimeoutMs = 800
+        let live = try LiveServer(options: options)
+        let slowHead = try RawClient(port: live.port)
+        slowHead.send("GET /healthz HTTP/1.1\r\nHo")
+        guard case .response(408, _, _) = slowHead.read() else {
+            Issue.record("expected 408 for a slow head")
+            return
+        }
+        let slowBody = try RawClient(port: live.port)
+        slowBody.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        guard case .response(408, _, _) = slowBody.read() else {
+            Issue.record("expected 408 for a slow body")
+            return
+        }
+        let idle = try RawClient(port: live.port)
+        let started = Date()
+        #expect(idle.read() == .closed)
+        #expect(Date().timeIntervalSince(started) > 0.5)
+        await live.stop()
+    }
+
+    @Test func connectionLimit_answers503() async throws {
+        var options = HTTPServerOptions()
+        options.maxConnections = 2
+        let live = try LiveServer(options: options)
+        let a = try RawClient(port: live.port)
+        let b = try RawClient(port: live.port)
+        a.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        b.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        guard case .response(200, _, _) = a.read(), case .response(200, _, _) = b.read() else {
+            Issue.record("first two connections should be served")
+            return
+        }
+        let c = try RawClient(port: live.port)
+        guard case .response(503, let headers, _) = c.read() else {
+            Issue.record("third connection should get 503")
+            return
+        }
+        #expect(headers["retry-after"] == "1")
+        await live.stop()
+    }
+
+    @Test func shutdown_drains_inFlightRequestsFinish() async throws {
+        let live = try LiveServer()
+        let busy = try RawClient(port: live.port)
+        busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        let idle = try RawClient(port: live.port)
+        try await Task.sleep(for: .milliseconds(200))
+        let stopping = Task { await live.stop() }
+        guard case .response(200, let headers, "slow done") = await busy.readOffPool() else {
+            Issue.record("in-flight request should finish")
+            return
+        }
+        #expect(headers["connection"] == "close")
+        #expect(await idle.readOffPool() == .closed)
+        await stopping.value
+        #expect(throws: SocketError.self) { _ = try RawClient(port: live.port) }
+    }
+
+    @Test func operationsRoutes_andMetrics() async throws {
+        let live = try LiveServer()
+        let c = try RawClient(port: live.port)
+        c.send("GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
+        guard case .response(200, _, let ready) = c.read() else {
+            Issue.record("readyz")
+            return
+        }
+        #expect(ready.contains("\"message\":\"ready\""))
+        c.send("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+        guard case .response(404, _, _) = c.read() else {
+            Issue.record("404")
+            return
+        }
+        c.send("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        guard case .response(200, let headers, let text) = c.read() else {
+            Issue.record("metrics")
+            return
+        }
+        #expect(headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(text.contains(#"http_requests_total{method="GET",route="/readyz",status="200"} 1"#))
+        #expect(text.contains(#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#))
+        #expect(text.contains("http_request_duration_seconds_bucket"))
+        await live.stop()
+    }
+}
