@@ -43,12 +43,22 @@ final class DevBroker: Service {
         // The one line on stdout: scripts read the bootstrap address from here.
         FileHandle.standardOutput.write(Data((advertised + "\n").utf8))
 
-        let monitor = RetentionMonitor(brokers: host.bootstrapServers, logger: logger.with(["component": "retention"]))
+        let metrics = MetricsRegistry()
+        var http: HTTPServer?
+        if let address = config.httpAddress {
+            var router = Router()
+            router.mountOperations(service: "cdp-devbroker", metrics: metrics) { .ready }
+            let server = HTTPServer(address: address, router: router, logger: logger.with(["component": "http"]), metrics: metrics)
+            try server.start()
+            http = server
+        }
+        let monitor = RetentionMonitor(brokers: host.bootstrapServers, logger: logger.with(["component": "retention"]), metrics: metrics)
         let monitorTask = Task { await monitor.run() }
         await waitForCancellation()
         monitorTask.cancel()
         await monitorTask.value
         forwarder?.stop()
+        await http?.drain()
         if let path = config.addressFile { try? FileManager.default.removeItem(atPath: path) }
         logger.info("dev broker stopped; its records are gone")
         withExtendedLifetime(host) {}

@@ -9,10 +9,11 @@ struct DevBrokerConfig {
     var port: Int?
     var topics = PipelineTopics()
     var logLevel = LogLevel.info
+    var httpAddress: ListenAddress?
 
     static let usage = """
     usage: cdp-devbroker [--brokers N] [--partitions N] [--port P] [--address-file PATH]
-                         [--topic-prefix PREFIX] [--log-level LEVEL]
+                         [--topic-prefix PREFIX] [--http-addr HOST:PORT] [--log-level LEVEL]
 
     An in-memory Kafka-protocol broker (librdkafka's mock cluster) for local runs and tests.
     Creates the pipeline topics, prints its bootstrap address on stdout, writes it to
@@ -25,6 +26,8 @@ struct DevBrokerConfig {
       --port P             also listen on 127.0.0.1:P and forward to the first broker
       --address-file PATH  write the bootstrap address to PATH (atomically)
       --topic-prefix P     topic name prefix (CDP_TOPIC_PREFIX, default "cdp.")
+      --http-addr A        serve /healthz, /readyz and /metrics (per-partition watermarks and
+                           dropped records) on HOST:PORT (CDP_HTTP_ADDR; default: no HTTP)
       --log-level L        debug, info, warning or error (CDP_LOG_LEVEL, default info)
     """
 
@@ -42,6 +45,13 @@ struct DevBrokerConfig {
         }
         config.topics = PipelineTopics(prefix: prefix)
         config.logLevel = reader.logLevel()
+        if let text = reader.optionalString(env: "CDP_HTTP_ADDR", flag: "--http-addr") {
+            if let address = ListenAddress(text) {
+                config.httpAddress = address
+            } else {
+                reader.problem("--http-addr=\(text): expected HOST:PORT or :PORT")
+            }
+        }
         if !reader.positional.isEmpty { reader.problem("unexpected argument \(reader.positional[0])") }
         try reader.finish()
         return config

@@ -6,6 +6,7 @@ import Runtime
 struct RetentionMonitor {
     let brokers: String
     let logger: Logger
+    let metrics: MetricsRegistry
     var intervalMs = 2000
 
     func run() async {
@@ -21,7 +22,11 @@ struct RetentionMonitor {
                     for p in 0..<topic.partitions {
                         let tp = TopicPartition(topic.name, Int32(p))
                         let marks = try await consumer.watermarks(tp)
+                        let labels = ["topic": tp.topic, "partition": String(tp.partition)]
+                        metrics.gauge("devbroker_high_watermark", help: "Next offset to be written, per partition", labels: labels).set(Double(marks.high))
+                        metrics.gauge("devbroker_low_watermark", help: "Oldest offset still held, per partition", labels: labels).set(Double(marks.low))
                         if let previous = lows[tp], marks.low > previous {
+                            metrics.counter("devbroker_records_dropped_total", help: "Records dropped by the mock's 5 MiB per-partition limit", labels: labels).inc(UInt64(marks.low - previous))
                             logger.warning("partition dropped old records: the dev broker keeps at most 5 MiB per partition", [
                                 "partition": tp.description, "dropped": String(marks.low - previous),
                                 "low_watermark": String(marks.low), "high_watermark": String(marks.high),

@@ -18,18 +18,33 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     }
 
     public mutating func remove(_ name: String) {
-        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+        fields.removeAll { Self.equalIgnoringASCIICase($0.name, name) }
     }
 
     /// The first value for `name`.
     public subscript(name: String) -> String? {
-        let lower = name.lowercased()
-        return fields.first { $0.name.lowercased() == lower }?.value
+        fields.first { Self.equalIgnoringASCIICase($0.name, name) }?.value
     }
 
     public func values(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+        fields.filter { Self.equalIgnoringASCIICase($0.name, name) }.map(\.value)
+    }
+
+    /// Header names are ASCII tokens: compare them without allocating lowercased copies.
+    static func equalIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+        var ai = a.utf8.makeIterator()
+        var bi = b.utf8.makeIterator()
+        while true {
+            switch (ai.next(), bi.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                if x == y { continue }
+                let lx = x >= 65 && x <= 90 ? x + 32 : x
+                let ly = y >= 65 && y <= 90 ? y + 32 : y
+                if lx != ly { return false }
+            default: return false
+            }
+        }
     }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }

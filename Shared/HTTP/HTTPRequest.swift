@@ -20,7 +20,8 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.body = body
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        self.path = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+        let rawPath = String(parts[0])
+        self.path = rawPath.contains("%") ? (rawPath.removingPercentEncoding ?? rawPath) : rawPath
         self.queryItems = parts.count > 1 ? Self.parseQuery(String(parts[1])) : []
     }
 

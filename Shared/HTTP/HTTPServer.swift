@@ -38,11 +38,11 @@ public final class HTTPServer: Service {
     private struct State {
         var listenFD: Int32 = -1
         var port = 0
-        var draining = false
         /// Open connections and whether each is busy with a request.
-        var connections: [Int32: Bool] = [:]
+        var connections: [Int32: AtomicFlag] = [:]
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
+    private let draining = AtomicFlag()
     private let acceptorDone = DispatchSemaphore(value: 0)
 
     public init(name: String = "http", address: ListenAddress, router: Router, options: HTTPServerOptions = HTTPServerOptions(),
@@ -83,11 +83,11 @@ public final class HTTPServer: Service {
 
     /// Stops accepting, closes idle connections and waits for busy ones (up to the drain timeout).
     public func drain() async {
+        draining.store(true)
         let (fd, idle) = state.withLock { s -> (Int32, [Int32]) in
-            s.draining = true
             let fd = s.listenFD
             s.listenFD = -1
-            return (fd, s.connections.filter { !$0.value }.map(\.key))
+            return (fd, s.connections.filter { !$0.value.load() }.map(\.key))
         }
         guard fd >= 0 else { return }
         Socket.shutdown(fd)
@@ -112,14 +112,15 @@ public final class HTTPServer: Service {
                 guard let fd = try Socket.accept(listenFD) else { return }
                 client = fd
             } catch {
-                if state.withLock({ $0.draining }) { return }
+                if draining.load() { return }
                 logger.error("accept failed", ["error": "\(error)"])
                 usleep(10_000)
                 continue
             }
+            let busy = AtomicFlag()
             let admitted = state.withLock { s -> Bool in
-                guard !s.draining, s.connections.count < options.maxConnections else { return false }
-                s.connections[client] = false
+                guard !draining.load(), s.connections.count < options.maxConnections else { return false }
+                s.connections[client] = busy
                 return true
             }
             guard admitted else {
@@ -132,7 +133,7 @@ public final class HTTPServer: Service {
             }
             metrics?.connections.add(1)
             let thread = Thread { [self] in
-                serve(client)
+                serve(client, busy: busy)
                 state.withLock { _ = $0.connections.removeValue(forKey: client) }
                 Socket.close(client)
                 metrics?.connections.add(-1)
@@ -142,15 +143,16 @@ public final class HTTPServer: Service {
         }
     }
 
-    private func setBusy(_ fd: Int32, _ busy: Bool) -> Bool {
-        state.withLock { s in
-            s.connections[fd] = busy
-            return s.draining
-        }
+    /// Marks the connection busy or idle; returns whether the server is draining. The drain reads
+    /// the flag after setting `draining`, so a connection is either seen idle (and shut down) or
+    /// sees `draining` here.
+    private func setBusy(_ busy: AtomicFlag, _ value: Bool) -> Bool {
+        busy.store(value)
+        return draining.load()
     }
 
     /// Serves requests on one connection until it closes.
-    private func serve(_ fd: Int32) {
+    private func serve(_ fd: Int32, busy: AtomicFlag) {
         Socket.setNoDelay(fd)
         Socket.setReceiveTimeout(fd, milliseconds: 1000)
         Socket.setSendTimeout(fd, milliseconds: options.writeTimeoutMs)
@@ -172,11 +174,11 @@ public final class HTTPServer: Service {
                 case .needMore:
                     break
                 }
-                if state.withLock({ $0.draining }) && buffer.isEmpty { return }
+                if draining.load() && buffer.isEmpty { return }
                 switch buffer.fill(from: fd) {
                 case .data:
                     if headStart == nil { headStart = ContinuousClock.now }
-                    _ = setBusy(fd, true)
+                    _ = setBusy(busy, true)
                 case .closed, .failed:
                     return
                 case .timedOut:
@@ -246,7 +248,7 @@ public final class HTTPServer: Service {
             let request = HTTPRequest(method: head.method, target: head.target, headers: head.headers, body: body)
             let started = ContinuousClock.now
             let (response, pattern) = runHandler(request)
-            let draining = setBusy(fd, true)
+            let draining = setBusy(busy, true)
             let keepAlive = head.keepAlive && !draining
             let ok = Socket.writeAll(fd, Self.serialize(response, keepAlive: keepAlive, headOnly: head.method == "HEAD",
                                                         http10: head.minorVersion == 0))
@@ -256,7 +258,7 @@ public final class HTTPServer: Service {
                                seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             }
             if !ok || !keepAlive { return }
-            if setBusy(fd, false) && buffer.isEmpty { return }
+            if setBusy(busy, false) && buffer.isEmpty { return }
         }
     }
 

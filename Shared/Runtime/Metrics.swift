@@ -30,11 +30,11 @@ public final class Gauge: Sendable {
 public final class Histogram: Sendable {
     public let bounds: [Double]
     private struct State { var counts: [UInt64]; var sum: Double; var count: UInt64 }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(bounds: [Double]) {
         self.bounds = bounds.sorted()
-        self.state = Mutex(State(counts: Array(repeating: 0, count: bounds.count), sum: 0, count: 0))
+        self.state = Locked(State(counts: Array(repeating: 0, count: bounds.count), sum: 0, count: 0))
     }
 
     public func observe(_ v: Double) {
@@ -78,7 +78,7 @@ public final class MetricsRegistry: Sendable {
         var series: [String: Series] = [:] // rendered label set → metric
     }
 
-    private let families = Mutex<[String: Family]>([:])
+    private let families = Locked<[String: Family]>([:])
 
     public init() {}
 
