@@ -92,7 +92,9 @@ public final class HTTPServer: Service {
         guard fd >= 0 else { return }
         Socket.shutdown(fd)
         Socket.close(fd)
-        for c in idle { Socket.shutdown(c) }
+        // An idle connection whose next request already arrived is left to be served (it will
+        // answer with Connection: close); the others close now.
+        for c in idle where !Socket.hasPendingInput(c) { Socket.shutdown(c) }
         let deadline = ContinuousClock.now + .milliseconds(options.drainTimeoutMs)
         while ContinuousClock.now < deadline {
             if state.withLock({ $0.connections.isEmpty }) { break }
@@ -174,7 +176,7 @@ public final class HTTPServer: Service {
                 case .needMore:
                     break
                 }
-                if draining.load() && buffer.isEmpty { return }
+                if draining.load() && buffer.isEmpty && !Socket.hasPendingInput(fd) { return }
                 switch buffer.fill(from: fd) {
                 case .data:
                     if headStart == nil { headStart = ContinuousClock.now }

@@ -154,6 +154,12 @@ public enum Socket {
         _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
     }
 
+    /// Whether bytes are waiting to be read (without consuming them or blocking).
+    public static func hasPendingInput(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) > 0
+    }
+
     /// Half-closes: the peer reads end-of-stream, this side can still read.
     public static func shutdownWrite(_ fd: Int32) {
         _ = Foundation.shutdown(fd, Int32(SHUT_WR))

@@ -9,22 +9,22 @@ import Testing
     static let cdp = BuildProducts.path("cdp")
     static let kcat = which("kcat")
 
-    @Test func devbroker_publishesAddress_servesAFixedPort_andStopsCleanly() throws {
+    @Test func devbroker_publishesAddress_servesAFixedPort_andStopsCleanly() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cdp-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let addressFile = dir.appendingPathComponent("addr").path
         let port = freePort()
-        let broker = try DevBrokerProcess(arguments: ["--port", String(port), "--address-file", addressFile, "--partitions", "3", "--topic-prefix", "t1."])
+        let broker = try await DevBrokerProcess.start(arguments: ["--port", String(port), "--address-file", addressFile, "--partitions", "3", "--topic-prefix", "t1."])
         #expect(broker.bootstrap == "127.0.0.1:\(port)")
         #expect(try String(contentsOfFile: addressFile, encoding: .utf8) == "127.0.0.1:\(port)\n")
 
-        let topics = try ChildProcess.run(Self.cdp, ["topics", "list"], environment: ["CDP_BROKERS": broker.bootstrap])
+        let topics = try await ChildProcess.run(Self.cdp, ["topics", "list"], environment: ["CDP_BROKERS": broker.bootstrap])
         #expect(topics.status == 0)
         let listed = Set(topics.stdout.split(separator: "\n").map(String.init))
         #expect(listed == ["t1.config\t1", "t1.deadletter\t3", "t1.events\t3", "t1.exports\t3", "t1.memberships\t3", "t1.profiles\t3"])
 
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: addressFile))
         #expect(broker.child.stderr.contains("\"msg\":\"dev broker stopped; its records are gone\""))
     }
@@ -35,22 +35,22 @@ import Testing
         (["--topic-prefix", "bad prefix"], "topic prefix 'bad prefix'"),
         (["--frobnicate"], "unknown flag --frobnicate"),
     ])
-    func devbroker_badFlags_exit78WithAClearMessage(arguments: [String], message: String) throws {
-        let result = try ChildProcess.run(BuildProducts.path("cdp-devbroker"), arguments, timeout: 20)
+    func devbroker_badFlags_exit78WithAClearMessage(arguments: [String], message: String) async throws {
+        let result = try await ChildProcess.run(BuildProducts.path("cdp-devbroker"), arguments, timeout: 20)
         #expect(result.status == 78)
         #expect(result.stderr.contains(message))
     }
 
     @Test(.enabled(if: which("kcat") != nil, "kcat is installed by scripts/bootstrap"))
-    func ourProducer_toKcat_andKcat_toOurConsumer() throws {
-        let broker = try DevBrokerProcess()
+    func ourProducer_toKcat_andKcat_toOurConsumer() async throws {
+        let broker = try await DevBrokerProcess.start()
         let env = ["CDP_BROKERS": broker.bootstrap]
         // Ours → kcat: keys, values and murmur2 partitions arrive as sent.
         let lines = (0..<200).map { "acct\($0 % 5)\t{\"v\":1,\"aid\":\"acct\($0 % 5)\",\"n\":\($0)}" }.joined(separator: "\n") + "\n"
-        let produced = try ChildProcess.run(Self.cdp, ["produce", "e2e.in", "-", "--key-delimiter", "\t"], environment: env, stdin: Data(lines.utf8))
+        let produced = try await ChildProcess.run(Self.cdp, ["produce", "e2e.in", "-", "--key-delimiter", "\t"], environment: env, stdin: Data(lines.utf8))
         #expect(produced.status == 0, "\(produced.stderr)")
         #expect(produced.stderr.contains("produced 200 of 200 records"))
-        let read = try ChildProcess.run(Self.kcat!, ["-b", broker.bootstrap, "-C", "-t", "e2e.in", "-e", "-q", "-f", "%p\t%k\t%s\n"])
+        let read = try await ChildProcess.run(Self.kcat!, ["-b", broker.bootstrap, "-C", "-t", "e2e.in", "-e", "-q", "-f", "%p\t%k\t%s\n"])
         #expect(read.status == 0)
         let rows = read.stdout.split(separator: "\n").map { $0.split(separator: "\t", maxSplits: 2).map(String.init) }
         #expect(rows.count == 200)
@@ -62,9 +62,9 @@ import Testing
 
         // kcat → ours: a consumer group reads everything kcat wrote, with keys.
         let kcatInput = (0..<50).map { "k\($0):value-\($0)" }.joined(separator: "\n") + "\n"
-        let wrote = try ChildProcess.run(Self.kcat!, ["-b", broker.bootstrap, "-P", "-t", "e2e.out", "-K:", "-X", "partitioner=murmur2_random"], stdin: Data(kcatInput.utf8))
+        let wrote = try await ChildProcess.run(Self.kcat!, ["-b", broker.bootstrap, "-P", "-t", "e2e.out", "-K:", "-X", "partitioner=murmur2_random"], stdin: Data(kcatInput.utf8))
         #expect(wrote.status == 0, "\(wrote.stderr)")
-        let consumed = try ChildProcess.run(Self.cdp, ["consume", "e2e.out", "--group", "e2e", "--from-beginning", "--idle-ms", "1500"], environment: env, timeout: 90)
+        let consumed = try await ChildProcess.run(Self.cdp, ["consume", "e2e.out", "--group", "e2e", "--from-beginning", "--idle-ms", "1500"], environment: env, timeout: 90)
         #expect(consumed.status == 0, "\(consumed.stderr)")
         let records = try consumed.stdout.split(separator: "\n").map { try JSONParser().parse(String($0)) }
         #expect(records.count == 50)
@@ -74,36 +74,36 @@ import Testing
             #expect(r["partition"]?.intValue == Int64(Partitioner.partition(forKey: Array(key.utf8), count: 4)))
         }
         // The group committed: a second run sees nothing new.
-        let again = try ChildProcess.run(Self.cdp, ["consume", "e2e.out", "--group", "e2e", "--idle-ms", "1000"], environment: env, timeout: 90)
+        let again = try await ChildProcess.run(Self.cdp, ["consume", "e2e.out", "--group", "e2e", "--idle-ms", "1000"], environment: env, timeout: 90)
         #expect(again.status == 0)
         #expect(again.stdout.isEmpty)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     @Test(.enabled(if: which("kcat") != nil, "kcat is installed by scripts/bootstrap"))
-    func devbroker_warnsWhenAPartitionDropsOldRecords() throws {
-        let broker = try DevBrokerProcess(arguments: ["--partitions", "1"])
+    func devbroker_warnsWhenAPartitionDropsOldRecords() async throws {
+        let broker = try await DevBrokerProcess.start(arguments: ["--partitions", "1"])
         // ~8 MiB of uncompressed, incompressible-enough records into one partition: past the mock's 5 MiB.
         var lines = ""
         for i in 0..<16_000 { lines += "{\"n\":\(i),\"pad\":\"\(String(repeating: String(i % 10), count: 480))\"}\n" }
-        let wrote = try ChildProcess.run(Self.kcat!, ["-b", broker.bootstrap, "-P", "-t", "cdp.events", "-p", "0", "-X", "compression.type=none"], stdin: Data(lines.utf8))
+        let wrote = try await ChildProcess.run(Self.kcat!, ["-b", broker.bootstrap, "-P", "-t", "cdp.events", "-p", "0", "-X", "compression.type=none"], stdin: Data(lines.utf8))
         #expect(wrote.status == 0)
-        let warned = broker.child.waitFor(timeout: 15) { $0.stderr.contains("partition dropped old records") }
+        let warned = await broker.child.waitFor(timeout: 15) { $0.stderr.contains("partition dropped old records") }
         #expect(warned, "stderr: \(broker.child.stderr.suffix(2000))")
         #expect(broker.child.stderr.contains("\"partition\":\"cdp.events[0]\""))
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
-    @Test func cli_usageErrors_exit64() throws {
-        let noCommand = try ChildProcess.run(Self.cdp, [])
+    @Test func cli_usageErrors_exit64() async throws {
+        let noCommand = try await ChildProcess.run(Self.cdp, [])
         #expect(noCommand.status == 64)
-        let unknown = try ChildProcess.run(Self.cdp, ["frobnicate"])
+        let unknown = try await ChildProcess.run(Self.cdp, ["frobnicate"])
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("unknown command 'frobnicate'"))
-        let missing = try ChildProcess.run(Self.cdp, ["consume"])
+        let missing = try await ChildProcess.run(Self.cdp, ["consume"])
         #expect(missing.status == 64)
         #expect(missing.stderr.contains("consume needs exactly one TOPIC"))
-        let help = try ChildProcess.run(Self.cdp, ["produce", "--help"])
+        let help = try await ChildProcess.run(Self.cdp, ["produce", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("usage: cdp produce TOPIC"))
     }

@@ -38,11 +38,11 @@ final class LiveServer: @unchecked Sendable {
         let live = try LiveServer()
         let c = try RawClient(port: live.port)
         c.send("GET /hello/ada HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(c.read() == .response(status: 200, headers: ["content-type": "application/json", "content-length": "52"],
+        #expect(await c.read() == .response(status: 200, headers: ["content-type": "application/json", "content-length": "52"],
                                       body: #"{"data":{"hello":"ada"},"message":"ok","status":200}"#))
         // Two requests in one write: answered in order.
         c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\ntwo")
-        guard case .response(200, _, "one") = c.read(), case .response(200, _, "two") = c.read() else {
+        guard case .response(200, _, "one") = await c.read(), case .response(200, _, "two") = await c.read() else {
             Issue.record("pipelined responses wrong")
             return
         }
@@ -53,18 +53,18 @@ final class LiveServer: @unchecked Sendable {
         let live = try LiveServer()
         let c = try RawClient(port: live.port)
         c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n")
-        guard case .response(200, _, "Wikipedia") = c.read() else {
+        guard case .response(200, _, "Wikipedia") = await c.read() else {
             Issue.record("chunked echo failed")
             return
         }
         let old = try RawClient(port: live.port)
         old.send("GET /healthz HTTP/1.0\r\n\r\n")
-        guard case .response(200, let headers, _) = old.read() else {
+        guard case .response(200, let headers, _) = await old.read() else {
             Issue.record("HTTP/1.0 failed")
             return
         }
         #expect(headers["connection"] == "close")
-        #expect(old.read() == .closed)
+        #expect(await old.read() == .closed)
         await live.stop()
     }
 
@@ -74,24 +74,24 @@ final class LiveServer: @unchecked Sendable {
         let live = try LiveServer(options: options)
         let c = try RawClient(port: live.port)
         c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 65\r\n\r\n")
-        guard case .response(413, let h, let body) = c.read() else {
+        guard case .response(413, let h, let body) = await c.read() else {
             Issue.record("expected 413")
             return
         }
         #expect(h["connection"] == "close")
         #expect(body.contains("request body larger than 64 bytes"))
-        #expect(c.read() == .closed)
+        #expect(await c.read() == .closed)
 
         let d = try RawClient(port: live.port)
         d.send("GET / HTTP/1.1\r\nHost: t\r\n" + String(repeating: "X-Long: \(String(repeating: "a", count: 100))\r\n", count: 12))
-        guard case .response(431, _, _) = d.read() else {
+        guard case .response(431, _, _) = await d.read() else {
             Issue.record("expected 431")
             return
         }
 
         let e = try RawClient(port: live.port)
         e.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n" + String(repeating: "z", count: 65) + "\r\n0\r\n\r\n")
-        guard case .response(413, _, _) = e.read() else {
+        guard case .response(413, _, _) = await e.read() else {
             Issue.record("expected 413 for chunked")
             return
         }
@@ -106,19 +106,19 @@ final class LiveServer: @unchecked Sendable {
         let live = try LiveServer(options: options)
         let slowHead = try RawClient(port: live.port)
         slowHead.send("GET /healthz HTTP/1.1\r\nHo")
-        guard case .response(408, _, _) = slowHead.read() else {
+        guard case .response(408, _, _) = await slowHead.read() else {
             Issue.record("expected 408 for a slow head")
             return
         }
         let slowBody = try RawClient(port: live.port)
         slowBody.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
-        guard case .response(408, _, _) = slowBody.read() else {
+        guard case .response(408, _, _) = await slowBody.read() else {
             Issue.record("expected 408 for a slow body")
             return
         }
         let idle = try RawClient(port: live.port)
         let started = Date()
-        #expect(idle.read() == .closed)
+        #expect(await idle.read() == .closed)
         #expect(Date().timeIntervalSince(started) > 0.5)
         await live.stop()
     }
@@ -131,12 +131,12 @@ final class LiveServer: @unchecked Sendable {
         let b = try RawClient(port: live.port)
         a.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         b.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-        guard case .response(200, _, _) = a.read(), case .response(200, _, _) = b.read() else {
+        guard case .response(200, _, _) = await a.read(), case .response(200, _, _) = await b.read() else {
             Issue.record("first two connections should be served")
             return
         }
         let c = try RawClient(port: live.port)
-        guard case .response(503, let headers, _) = c.read() else {
+        guard case .response(503, let headers, _) = await c.read() else {
             Issue.record("third connection should get 503")
             return
         }
@@ -151,12 +151,13 @@ final class LiveServer: @unchecked Sendable {
         let idle = try RawClient(port: live.port)
         try await Task.sleep(for: .milliseconds(200))
         let stopping = Task { await live.stop() }
-        guard case .response(200, let headers, "slow done") = await busy.readOffPool() else {
-            Issue.record("in-flight request should finish")
+        let outcome = await busy.read()
+        guard case .response(200, let headers, "slow done") = outcome else {
+            Issue.record("in-flight request should finish, got \(outcome)")
             return
         }
         #expect(headers["connection"] == "close")
-        #expect(await idle.readOffPool() == .closed)
+        #expect(await idle.read() == .closed)
         await stopping.value
         #expect(throws: SocketError.self) { _ = try RawClient(port: live.port) }
     }
@@ -165,18 +166,18 @@ final class LiveServer: @unchecked Sendable {
         let live = try LiveServer()
         let c = try RawClient(port: live.port)
         c.send("GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
-        guard case .response(200, _, let ready) = c.read() else {
+        guard case .response(200, _, let ready) = await c.read() else {
             Issue.record("readyz")
             return
         }
         #expect(ready.contains("\"message\":\"ready\""))
         c.send("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
-        guard case .response(404, _, _) = c.read() else {
+        guard case .response(404, _, _) = await c.read() else {
             Issue.record("404")
             return
         }
         c.send("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
-        guard case .response(200, let headers, let text) = c.read() else {
+        guard case .response(200, let headers, let text) = await c.read() else {
             Issue.record("metrics")
             return
         }

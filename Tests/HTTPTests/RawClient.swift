@@ -26,8 +26,9 @@ final class RawClient: @unchecked Sendable {
 
     private var pending: [UInt8] = []
 
-    /// Reads one response (Content-Length framed, as our server always answers).
-    func read() -> Outcome {
+    /// Reads one response (Content-Length framed, as our server always answers). Blocks: call it
+    /// from Dispatch threads only; async tests use `read()`.
+    func readBlocking() -> Outcome {
         while true {
             if let end = find(Array("\r\n\r\n".utf8)) {
                 let headText = String(decoding: pending[..<end], as: UTF8.self)
@@ -57,11 +58,11 @@ final class RawClient: @unchecked Sendable {
         }
     }
 
-    /// `read()` on a Dispatch thread, so a test waiting for a slow server never blocks Swift's
-    /// cooperative pool (which the server's handlers need).
-    func readOffPool() async -> Outcome {
+    /// `readBlocking()` on a Dispatch thread, so a waiting test never blocks Swift's cooperative
+    /// pool (which the server's handlers need).
+    func read() async -> Outcome {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: self.read()) }
+            DispatchQueue.global().async { continuation.resume(returning: self.readBlocking()) }
         }
     }
 

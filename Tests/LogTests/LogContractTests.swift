@@ -19,19 +19,22 @@ final class LogFixture: @unchecked Sendable {
     let memory: InMemoryLog?
     let broker: DevBrokerProcess?
 
-    init(_ kind: LogKind) throws {
+    private init(kind: LogKind, client: any LogClient, memory: InMemoryLog?, broker: DevBrokerProcess?) {
         self.kind = kind
+        self.client = client
+        self.memory = memory
+        self.broker = broker
+    }
+
+    static func make(_ kind: LogKind) async throws -> LogFixture {
         switch kind {
         case .memory:
             let log = InMemoryLog(defaultPartitions: 4)
-            memory = log
-            broker = nil
-            client = log
+            return LogFixture(kind: kind, client: log, memory: log, broker: nil)
         case .devbroker:
-            let process = try DevBrokerProcess(arguments: ["--partitions", "4"])
-            broker = process
-            memory = nil
-            client = KafkaLog(brokers: process.bootstrap, logger: Logger(label: "test", level: .error))
+            let process = try await DevBrokerProcess.start(arguments: ["--partitions", "4"])
+            return LogFixture(kind: kind, client: KafkaLog(brokers: process.bootstrap, logger: Logger(label: "test", level: .error)),
+                              memory: nil, broker: process)
         }
     }
 
@@ -60,7 +63,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 struct LogContractTests {
     @Test(arguments: LogKind.allCases)
     func producedRecords_readBackInOrderWithKeysHeadersAndMetadata(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let producer = try fx.producer()
         var sent: [RecordMetadata] = []
         for i in 0..<20 {
@@ -93,7 +96,7 @@ struct LogContractTests {
 
     @Test(arguments: LogKind.allCases)
     func keyedRecords_landOnTheMurmur2Partition(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let producer = try fx.producer()
         let keys = (0..<40).map { "account-\($0)" }
         let results = await producer.send(keys.map { ProducerRecord(topic: "contract.keys", key: $0, value: "x") })
@@ -106,7 +109,7 @@ struct LogContractTests {
 
     @Test(arguments: LogKind.allCases)
     func group_resumesFromItsCommittedOffset(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let producer = try fx.producer()
         for i in 0..<5 { _ = try await producer.send(ProducerRecord(topic: "contract.g", key: "k", value: "first-\(i)")) }
 
@@ -134,7 +137,7 @@ struct LogContractTests {
 
     @Test(arguments: LogKind.allCases)
     func group_twoMembersSplitThePartitions_andHooksSeeEveryChange(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let assignedA = Mutex<Set<TopicPartition>>([])
         let revokedA = Mutex<[TopicPartition]>([])
         let assignedB = Mutex<Set<TopicPartition>>([])
@@ -175,7 +178,7 @@ struct LogContractTests {
 
     @Test(arguments: LogKind.allCases)
     func watermarksSeekAndAssignFromEnd(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let producer = try fx.producer()
         let tp = TopicPartition("contract.w", 1)
         for i in 0..<7 { _ = try await producer.send(ProducerRecord(topic: tp.topic, key: nil, value: "v\(i)", partition: 1)) }
@@ -241,7 +244,7 @@ struct LogContractTests {
 
     @Test(arguments: LogKind.allCases)
     func admin_listsTopicsWithTheirPartitionCounts(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let admin = try fx.client.makeAdmin()
         if kind == .memory {
             // The dev broker creates the pipeline topics itself (its mock cannot serve CreateTopics).
@@ -254,7 +257,7 @@ struct LogContractTests {
 
     @Test(arguments: LogKind.allCases)
     func batchSend_returnsOneResultPerRecordInOrder(kind: LogKind) async throws {
-        let fx = try LogFixture(kind)
+        let fx = try await LogFixture.make(kind)
         let producer = try fx.producer()
         let records = (0..<500).map { ProducerRecord(topic: "contract.batch", key: nil, value: "v\($0)", partition: 0) }
         let results = await producer.send(records)

@@ -58,38 +58,39 @@ public final class ChildProcess: @unchecked Sendable {
     public var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
 
     /// Waits for exit (at most `timeout` seconds, then kills) and returns the exit status.
+    /// Polls with `Task.sleep`: tests never block Swift's cooperative pool, which the code under
+    /// test (HTTP handlers, clients) needs.
     @discardableResult
-    public func wait(timeout: Double = 60) -> Int32 {
+    public func wait(timeout: Double = 60) async -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         }
-        process.waitUntilExit()
         // Let the readability handlers drain.
-        usleep(50_000)
+        try? await Task.sleep(for: .milliseconds(50))
         return process.terminationStatus
     }
 
     public func signal(_ signo: Int32) { kill(process.processIdentifier, signo) }
 
     /// Waits until `predicate` holds for the captured output.
-    public func waitFor(timeout: Double = 20, _ predicate: (ChildProcess) -> Bool) -> Bool {
+    public func waitFor(timeout: Double = 20, _ predicate: (ChildProcess) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if predicate(self) { return true }
             if !process.isRunning { return predicate(self) }
-            usleep(20_000)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return false
     }
 
     /// Runs a command to completion and returns (status, stdout, stderr).
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           stdin: Data? = nil, timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
+                           stdin: Data? = nil, timeout: Double = 60) async throws -> (status: Int32, stdout: String, stderr: String) {
         let p = try ChildProcess(executable, arguments, environment: environment, stdin: stdin)
-        let status = p.wait(timeout: timeout)
+        let status = await p.wait(timeout: timeout)
         return (status, p.stdout, p.stderr)
     }
 }
@@ -99,18 +100,24 @@ public final class DevBrokerProcess: @unchecked Sendable {
     public let child: ChildProcess
     public let bootstrap: String
 
-    public init(arguments: [String] = []) throws {
-        child = try ChildProcess(BuildProducts.path("cdp-devbroker"), arguments)
-        guard child.waitFor(timeout: 20, { $0.stdout.contains("\n") }) else {
+    private init(child: ChildProcess, bootstrap: String) {
+        self.child = child
+        self.bootstrap = bootstrap
+    }
+
+    /// Starts a dev broker and waits for its address.
+    public static func start(arguments: [String] = []) async throws -> DevBrokerProcess {
+        let child = try ChildProcess(BuildProducts.path("cdp-devbroker"), arguments)
+        guard await child.waitFor(timeout: 20, { $0.stdout.contains("\n") }) else {
             child.signal(SIGKILL)
             throw TestFailure("cdp-devbroker did not print its address; stderr: \(child.stderr)")
         }
-        bootstrap = child.stdout.split(separator: "\n")[0].trimmingCharacters(in: .whitespaces)
+        return DevBrokerProcess(child: child, bootstrap: child.stdout.split(separator: "\n")[0].trimmingCharacters(in: .whitespaces))
     }
 
-    public func stop() -> Int32 {
+    public func stop() async -> Int32 {
         child.signal(SIGTERM)
-        return child.wait(timeout: 20)
+        return await child.wait(timeout: 20)
     }
 
     deinit {
