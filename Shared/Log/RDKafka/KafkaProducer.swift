@@ -14,7 +14,11 @@ public final class KafkaProducer: LogProducer {
     private let context: RDKafkaContext
     private let options: ProducerOptions
     private let inFlight: AtomicInt
-    private let topics = Mutex<[String: RDKafkaHandle]>([:])
+    private struct TopicCache {
+        var all: [String: RDKafkaHandle] = [:]
+        var last: (name: String, handle: RDKafkaHandle)?
+    }
+    private let topics = Locked(TopicCache())
     private let closed = AtomicFlag()
     private let pollerDone = DispatchSemaphore(value: 0)
     /// Blocking librdkafka calls (flush) run here, never on Swift's cooperative pool.
@@ -70,9 +74,10 @@ public final class KafkaProducer: LogProducer {
 
     deinit {
         if !closed.exchange(true) {
+            rd_kafka_yield(handle.pointer)
             pollerDone.wait()
         }
-        for rkt in topics.withLock({ Array($0.values) }) { rd_kafka_topic_destroy(rkt.pointer) }
+        for rkt in topics.withLock({ Array($0.all.values) }) { rd_kafka_topic_destroy(rkt.pointer) }
         rd_kafka_destroy(handle.pointer)
         Unmanaged.passUnretained(context).release()
     }
@@ -112,9 +117,15 @@ public final class KafkaProducer: LogProducer {
     /// The topic handle for `name`, created once (librdkafka looks names up under a lock otherwise).
     private func topicHandle(_ name: String) -> OpaquePointer? {
         topics.withLock { cache in
-            if let rkt = cache[name] { return rkt.pointer }
+            // Most producers write one topic after another: check the last one before hashing.
+            if let last = cache.last, last.name == name { return last.handle.pointer }
+            if let rkt = cache.all[name] {
+                cache.last = (name, rkt)
+                return rkt.pointer
+            }
             guard let rkt = rd_kafka_topic_new(handle.pointer, name, nil) else { return nil }
-            cache[name] = RDKafkaHandle(pointer: rkt)
+            cache.all[name] = RDKafkaHandle(pointer: rkt)
+            cache.last = (name, RDKafkaHandle(pointer: rkt))
             return rkt
         }
     }
@@ -162,6 +173,8 @@ public final class KafkaProducer: LogProducer {
         guard !closed.load() else { return }
         try? await flush(timeoutMs: timeoutMs)
         if !closed.exchange(true) {
+            // Wake the poll thread out of its blocking rd_kafka_poll so it sees `closed` now.
+            rd_kafka_yield(handle.pointer)
             let done = pollerDone
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 Self.blockingQueue.async {
