@@ -53,6 +53,29 @@ import Testing
     }
 }
 
+@Suite struct DaemonConfigTests {
+    @Test func readsTheSharedSettings() throws {
+        var r = ConfigReader(environment: ["CDP_BROKERS": "k1:9092,k2:9092", "CDP_ADMIN_TOKEN": "0123456789abcdef0123", "CDP_DATA_DIR": "/var/lib/cdp"],
+                             arguments: ["--http-addr", "127.0.0.1:9999", "--topic-prefix", "prod."])
+        let c = DaemonConfig.read(from: &r, defaultHTTPAddress: ":8080", instanceDefault: "host-1")
+        try r.finish()
+        #expect(c == DaemonConfig(brokers: "k1:9092,k2:9092", topicPrefix: "prod.", httpAddress: ListenAddress(host: "127.0.0.1", port: 9999),
+                                  adminToken: "0123456789abcdef0123", dataDirectory: "/var/lib/cdp", logLevel: .info, instanceID: "host-1"))
+    }
+
+    @Test func defaults_andValidation() {
+        var r = ConfigReader(environment: [:], arguments: [])
+        let c = DaemonConfig.read(from: &r, defaultHTTPAddress: ":8081", instanceDefault: "h")
+        #expect(c.httpAddress == ListenAddress(host: "0.0.0.0", port: 8081))
+        #expect(c.brokers == "127.0.0.1:9092")
+        #expect(c.adminToken == nil)
+
+        var bad = ConfigReader(environment: ["CDP_BROKERS": "nohost", "CDP_ADMIN_TOKEN": "short", "CDP_TOPIC_PREFIX": "a b"], arguments: ["--http-addr", "x"])
+        _ = DaemonConfig.read(from: &bad, defaultHTTPAddress: ":8080", instanceDefault: "h")
+        #expect(bad.problems.count == 4)
+    }
+}
+
 @Suite struct MetricsTests {
     @Test func rendersPrometheusTextFormat() {
         let m = MetricsRegistry()
