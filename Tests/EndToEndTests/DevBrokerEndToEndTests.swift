@@ -94,6 +94,35 @@ import Testing
         #expect(await broker.stop() == 0)
     }
 
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func pythonConfluentKafka_producesAndConsumesWithGroups() async throws {
+        let broker = try await DevBrokerProcess.start()
+        let peer = Self.repository.appendingPathComponent("scripts/peers/kafka_peer.py").path
+        // Python produces; our consumer group reads it.
+        let produced = try await ChildProcess.run("/usr/bin/env", ["python3", peer, "produce", broker.bootstrap, "py.in", "30"])
+        #expect(produced.status == 0, "\(produced.stderr)")
+        let ours = try await ChildProcess.run(Self.cdp, ["consume", "py.in", "--group", "ours", "--from-beginning", "--idle-ms", "1500"],
+                                              environment: ["CDP_BROKERS": broker.bootstrap], timeout: 90)
+        let values = ours.stdout.split(separator: "\n").compactMap { try? JSONParser().parse(String($0))["value"]?.stringValue }
+        #expect(Set(values) == Set((0..<30).map { "py-\($0)" }))
+
+        // We produce; a Python consumer group reads it, on the partitions our murmur2 chose.
+        let lines = (0..<30).map { "key-\($0)\tours-\($0)" }.joined(separator: "\n") + "\n"
+        let sent = try await ChildProcess.run(Self.cdp, ["produce", "py.out", "-", "--key-delimiter", "\t"],
+                                              environment: ["CDP_BROKERS": broker.bootstrap], stdin: Data(lines.utf8))
+        #expect(sent.status == 0)
+        let theirs = try await ChildProcess.run("/usr/bin/env", ["python3", peer, "consume", broker.bootstrap, "py.out", "pygroup", "30"], timeout: 90)
+        #expect(theirs.status == 0, "\(theirs.stderr)")
+        let records = try theirs.stdout.split(separator: "\n").map { try JSONParser().parse(String($0)) }
+        #expect(records.count == 30)
+        for r in records {
+            let key = r["key"]?.stringValue ?? ""
+            #expect(r["partition"]?.intValue == Int64(Partitioner.partition(forKey: Array(key.utf8), count: 4)))
+        }
+        #expect(await broker.stop() == 0)
+    }
+
     @Test func cli_usageErrors_exit64() async throws {
         let noCommand = try await ChildProcess.run(Self.cdp, [])
         #expect(noCommand.status == 64)
