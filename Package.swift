@@ -17,8 +17,16 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
         ),
+        // OpenSSL's libcrypto (SHA-256, HMAC, random tokens); librdkafka already pulls it in.
+        .systemLibrary(
+            name: "CCrypto",
+            path: "Shared/CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .target(name: "Crypto", dependencies: ["CCrypto"], path: "Shared/Crypto"),
         .target(name: "Runtime", path: "Shared/Runtime"),
-        .target(name: "Model", dependencies: ["Runtime"], path: "Shared/Model"),
+        .target(name: "Model", dependencies: ["Runtime", "Crypto"], path: "Shared/Model"),
         .target(name: "QL", dependencies: ["Model"], path: "Shared/QL"),
         .target(name: "Log", dependencies: ["CRdKafka", "Runtime", "Model"], path: "Shared/Log"),
         .target(name: "HTTP", dependencies: ["Runtime"], path: "Shared/HTTP"),
@@ -30,7 +38,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], path: "Tests/RuntimeTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "LogTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/LogTests"),
-        .testTarget(name: "ModelTests", dependencies: ["Model"], path: "Tests/ModelTests"),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,163 @@
+import Runtime
+
+/// One raw event on `cdp.events` (key: account id):
+/// `{"v":1,"aid":"acme","stream":"web","id":"<unique>","ts":<epoch ms>,"data":{...}}`.
+///
+/// External producers may omit `id` and `ts`; readers then use a deterministic id from the
+/// record's coordinates and the record timestamp (`parse(_:fallbackID:fallbackTimestampMs:)`).
+public struct EventRecord: Sendable, Equatable {
+    public static let formatVersion: Int64 = 1
+
+    public var account: String
+    public var stream: String
+    public var id: String
+    /// Event time in epoch milliseconds.
+    public var timestampMs: Int64
+    public var data: [String: JSONValue]
+
+    public init(account: String, stream: String, id: String, timestampMs: Int64, data: [String: JSONValue]) {
+        self.account = account
+        self.stream = stream
+        self.id = id
+        self.timestampMs = timestampMs
+        self.data = data
+    }
+
+    public var json: JSONValue {
+        ["v": .int(Self.formatVersion), "aid": .string(account), "stream": .string(stream), "id": .string(id),
+         "ts": .int(timestampMs), "data": .object(data)]
+    }
+
+    public func serialized() -> [UInt8] { json.serializedBytes() }
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case json(JSONParseError)
+        case field(String)
+        public var description: String {
+            switch self {
+            case .json(let e): "invalid JSON: \(e)"
+            case .field(let message): message
+            }
+        }
+    }
+
+    /// Reads a record written by us or by an outside producer.
+    public static func parse(_ bytes: [UInt8], fallbackID: String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
+        let value: JSONValue
+        do throws(JSONParseError) {
+            value = try JSONParser().parse(bytes)
+        } catch {
+            throw .json(error)
+        }
+        guard case .object(let o) = value else { throw .field("event must be a JSON object") }
+        if let v = o["v"], v.intValue != formatVersion { throw .field("unsupported format version \(v.serialized())") }
+        guard let aid = o["aid"]?.stringValue, Identifier.accountProblem(aid) == nil else { throw .field("missing or invalid \"aid\"") }
+        guard let stream = o["stream"]?.stringValue, Identifier.streamProblem(stream) == nil else { throw .field("missing or invalid \"stream\"") }
+        guard case .object(let data)? = o["data"] else { throw .field("\"data\" must be an object") }
+        let id: String
+        switch o["id"] {
+        case nil, .null?: id = fallbackID
+        case .string(let s)? where !s.isEmpty && s.utf8.count <= 256: id = s
+        case .int(let i)?: id = String(i)
+        default: throw .field("\"id\" must be a non-empty string of at most 256 bytes")
+        }
+        let ts: Int64
+        if let raw = o["ts"], raw != .null {
+            guard let parsed = EventTime.parse(raw) else { throw .field("\"ts\" must be epoch seconds/milliseconds or RFC 3339") }
+            ts = parsed
+        } else {
+            ts = fallbackTimestampMs
+        }
+        return EventRecord(account: aid, stream: stream, id: id, timestampMs: ts, data: data)
+    }
+}
+
+/// Event time values: epoch seconds or milliseconds (number or numeric string), or RFC 3339.
+public enum EventTime {
+    /// Numbers below 10^11 are seconds (until the year 5138), larger ones milliseconds.
+    public static func parse(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .int(let i): return fromEpoch(Double(i))
+        case .double(let d): return fromEpoch(d)
+        case .string(let s):
+            if let d = Double(s), d.isFinite { return fromEpoch(d) }
+            return RFC3339.parseMs(s)
+        default: return nil
+        }
+    }
+
+    static func fromEpoch(_ v: Double) -> Int64? {
+        guard v.isFinite, v >= 0, v < 1e15 else { return nil }
+        return v < 1e11 ? Int64((v * 1000).rounded()) : Int64(v.rounded())
+    }
+}
+
+/// RFC 3339 timestamps (`2026-11-29T10:00:00Z`, fractions, offsets), parsed without Foundation
+/// date formatters (fast and locale-free).
+public enum RFC3339 {
+    public static func parseMs(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 20 else { return nil }
+        func num(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var v = 0
+            for i in from..<(from + count) {
+                guard b[i] >= 48, b[i] <= 57 else { return nil }
+                v = v * 10 + Int(b[i] - 48)
+            }
+            return v
+        }
+        guard let year = num(0, 4), b[4] == UInt8(ascii: "-"), let month = num(5, 2), b[7] == UInt8(ascii: "-"),
+              let day = num(8, 2), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+              let hour = num(11, 2), b[13] == UInt8(ascii: ":"), let minute = num(14, 2), b[16] == UInt8(ascii: ":"),
+              let second = num(17, 2) else { return nil }
+        guard (1...12).contains(month), (1...daysIn(month, year)).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var i = 19
+        var millis = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var digits = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if digits < 3 { millis = millis * 10 + Int(b[i] - 48) }
+                digits += 1
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            if digits < 3 { for _ in digits..<3 { millis *= 10 } }
+        }
+        guard i < b.count else { return nil }
+        var offsetMinutes = 0
+        if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+            i += 1
+        } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+            guard let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == UInt8(ascii: ":"), let om = num(i + 4, 2), oh < 24, om < 60 else { return nil }
+            offsetMinutes = sign * (oh * 60 + om)
+            i += 6
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        let days = daysFromCivil(year, month, day)
+        let seconds = Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offsetMinutes * 60)
+        return seconds * 1000 + Int64(millis)
+    }
+
+    static func daysIn(_ month: Int, _ year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 (Howard Hinnant's algorithm).
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+}
