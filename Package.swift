@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "cdp-devbroker", targets: ["DevBroker"]),
         .executable(name: "cdp", targets: ["CLI"]),
+        .executable(name: "cdp-collector", targets: ["CollectorDaemon"]),
     ],
     targets: [
         // librdkafka from Debian (apt-get install librdkafka-dev). Only Shared/Log/RDKafka/ imports it.
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "Log", dependencies: ["CRdKafka", "Runtime", "Model"], path: "Shared/Log"),
         .target(name: "HTTP", dependencies: ["Runtime"], path: "Shared/HTTP"),
 
+        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto"], path: "Services/Collector", exclude: ["Main"]),
+        .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
         .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL"], path: "Services/CLI"),
 
@@ -39,6 +42,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "LogTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/LogTests"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport"], path: "Tests/CollectorTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

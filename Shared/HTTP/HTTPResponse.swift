@@ -64,3 +64,7 @@ public enum HTTPStatus {
         }
     }
 }
+
+/// Handlers may `throw` a response (typically an error response) from nested helpers; the
+/// outermost handler returns it.
+extension HTTPResponse: Error {}

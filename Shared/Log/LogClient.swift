@@ -72,6 +72,12 @@ public protocol LogProducer: AnyObject, Sendable {
     /// Records sent and not yet acknowledged or failed.
     var inFlightCount: Int { get }
 
+    /// The most records that may be in flight (`ProducerOptions.maxInFlight`).
+    var maxInFlight: Int { get }
+
+    /// For how long every broker has been unreachable, in milliseconds (0 when connected).
+    var unreachableForMs: Int64 { get }
+
     /// Waits until every queued record is acknowledged or failed.
     func flush(timeoutMs: Int) async throws(LogError)
 

@@ -40,6 +40,7 @@ public final class InMemoryLog: LogClient, Sendable {
         var topicConfigs: [String: [String: String]] = [:]
         var groups: [String: Group] = [:]
         var available = true
+        var unavailableSinceMs: Int64 = 0
         var pending: [PendingSend] = []
         var waiters: [UInt64: Waiter] = [:]
         var version: UInt64 = 0
@@ -72,8 +73,10 @@ public final class InMemoryLog: LogClient, Sendable {
     /// Simulates the broker going away (`false`) and coming back (`true`).
     public func setAvailable(_ available: Bool) {
         let delivered: [(PendingSend, Result<RecordMetadata, LogError>)] = state.withLock { s in
+            if !available, s.available { s.unavailableSinceMs = Timestamp.nowMs() }
             s.available = available
             guard available else { return [] }
+            s.unavailableSinceMs = 0
             let pending = s.pending
             s.pending = []
             let results = pending.map { p in (p, Result<RecordMetadata, LogError>.success(Self.append(p.record, to: &s, defaultPartitions: defaultPartitions))) }
@@ -84,6 +87,11 @@ public final class InMemoryLog: LogClient, Sendable {
             pending.producer.finished()
             pending.completion(result)
         }
+    }
+
+    /// For how long the log has been unavailable (ms; 0 when available).
+    public var unreachableForMs: Int64 {
+        state.withLock { s in s.available ? 0 : max(0, Timestamp.nowMs() - s.unavailableSinceMs) }
     }
 
     /// Every record of a partition (tests).

@@ -15,6 +15,10 @@ public final class InMemoryProducer: LogProducer {
 
     public var inFlightCount: Int { inFlight.load(ordering: .relaxed) }
 
+    public var maxInFlight: Int { options.maxInFlight }
+
+    public var unreachableForMs: Int64 { log.unreachableForMs }
+
     func finished() { inFlight.subtract(1, ordering: .relaxed) }
 
     public func send(_ record: ProducerRecord, completion: @escaping @Sendable (Result<RecordMetadata, LogError>) -> Void) throws(LogError) {

@@ -84,8 +84,10 @@ public final class KafkaProducer: LogProducer {
 
     public var inFlightCount: Int { inFlight.load() }
 
+    public var maxInFlight: Int { options.maxInFlight }
+
     /// Milliseconds for which every broker has been unreachable (0 when connected).
-    public var brokersDownForMs: Int64 {
+    public var unreachableForMs: Int64 {
         let since = context.allBrokersDownSinceMs.load(ordering: .relaxed)
         return since == 0 ? 0 : max(0, Timestamp.nowMs() - since)
     }

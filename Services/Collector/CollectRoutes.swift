@@ -1,0 +1,68 @@
+import HTTP
+import Log
+import Model
+import Runtime
+
+extension CollectorApp {
+    func mountCollect(_ router: inout Router) {
+        router.post("/collect/json/{stream}") { [self] request in
+            await authorized(request, .collect) { principal in
+                await collect(request, principal: principal)
+            }
+        }
+    }
+
+    /// `POST /collect/json/{stream}`: validates, writes to `cdp.events` (key = account id) and
+    /// answers 200 only after the broker acknowledged every accepted event.
+    func collect(_ request: HTTPRequest, principal: Principal) async -> HTTPResponse {
+        let stream = request[parameter: "stream"] ?? ""
+        if let problem = Identifier.streamProblem(stream) { return .error(400, problem) }
+        let dryRun = request.query("dryrun").map { $0 == "true" || $0 == "1" } ?? false
+        let options = EventBatch.Options(account: principal.account, stream: stream, timestampField: request.query("timestamp_field"),
+                                         receivedMs: Timestamp.nowMs(), limits: settings.limits)
+        let batch: EventBatch
+        do throws(EventBatch.Failure) {
+            batch = try EventBatch.parse(body: request.body, contentType: request.headers["content-type"], options: options)
+        } catch {
+            collectMetrics.events(stream, accepted: 0, rejected: 1)
+            if case .tooManyEvents = error { return .error(413, error.description) }
+            return .error(400, error.description)
+        }
+        var data: [String: JSONValue] = [
+            "accepted": .int(Int64(batch.events.count)), "rejected": .int(Int64(batch.errors.count)),
+            "errors": .array(batch.errors.map(\.json)),
+        ]
+        if dryRun {
+            data["records"] = .array(batch.events.map(\.json))
+            return .json(200, message: "dry run: nothing was written", data: .object(data))
+        }
+        guard !batch.events.isEmpty else {
+            collectMetrics.events(stream, accepted: 0, rejected: batch.errors.count)
+            return .json(400, message: "no valid events in the request", data: .object(data))
+        }
+        // Back-pressure: refuse before writing anything rather than buffer without bound.
+        let down = producer.unreachableForMs
+        if down > settings.unavailableAfterMs {
+            return .error(503, "the broker has been unreachable for \(down / 1000) s; retry later", headers: [("Retry-After", "5")])
+        }
+        if producer.inFlightCount + batch.events.count > producer.maxInFlight {
+            return .error(503, "the collector is at its in-flight limit; retry later", headers: [("Retry-After", "1")])
+        }
+        let topic = settings.topics.events
+        let key = Array(principal.account.utf8)
+        let results = await producer.send(batch.events.map { ProducerRecord(topic: topic, key: key, value: $0.serialized()) })
+        collectMetrics.queueDepth.set(Double(producer.inFlightCount))
+        let failed = results.filter { if case .failure = $0 { true } else { false } }.count
+        if failed > 0 {
+            collectMetrics.brokerErrors.inc(UInt64(failed))
+            let firstError = results.lazy.compactMap { if case .failure(let e) = $0 { "\(e)" } else { nil } }.first ?? ""
+            logger.warning("events not acknowledged", ["stream": stream, "failed": String(failed), "error": firstError])
+            data["accepted"] = .int(Int64(batch.events.count - failed))
+            data["unacknowledged"] = .int(Int64(failed))
+            return .json(503, message: "\(failed) of \(batch.events.count) events were not acknowledged by the broker (\(firstError)); retry — events that carry an _id are de-duplicated downstream",
+                         data: .object(data), headers: [("Retry-After", "2")])
+        }
+        collectMetrics.events(stream, accepted: batch.events.count, rejected: batch.errors.count)
+        return .json(200, message: batch.errors.isEmpty ? "ok" : "accepted \(batch.events.count), rejected \(batch.errors.count)", data: .object(data))
+    }
+}
