@@ -7,13 +7,17 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("produce", "write lines from a file or stdin to a topic", ProduceCommand.usage),
     ("consume", "print records of a topic as JSON lines", ConsumeCommand.usage),
     ("topics", "list topics, or create the pipeline topics on Kafka", TopicsCommand.usage),
+    ("events", "send events from a JSON, NDJSON or CSV file through the collect API", EventsCommand.usage),
+    ("account", "create, list and show accounts", AccountCommand.usage),
+    ("apikey", "create, list and revoke API keys", APIKeyCommand.usage),
     ("version", "print versions", "usage: cdp version"),
 ]
 
 func mainUsage() -> String {
     var text = "usage: cdp COMMAND [ARGS]\n\nCommands:\n"
     for c in commands { text += "  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.summary)\n" }
-    text += "\nSettings: CDP_BROKERS (--brokers, default 127.0.0.1:9092), CDP_TOPIC_PREFIX (--topic-prefix).\n"
+    text += "\nSettings: CDP_BROKERS (--brokers, default 127.0.0.1:9092), CDP_TOPIC_PREFIX (--topic-prefix),\n"
+    text += "CDP_URL (--url, the collector, default http://127.0.0.1:8080), CDP_TOKEN (--token, an API key).\n"
     text += "Run 'cdp COMMAND --help' for a command's options."
     return text
 }
@@ -44,6 +48,9 @@ func runCommand(_ command: String, _ arguments: [String], usage: String) async -
         case "produce": try await ProduceCommand.run(&context)
         case "consume": try await ConsumeCommand.run(&context)
         case "topics": try await TopicsCommand.run(&context)
+        case "events": try await EventsCommand.run(&context)
+        case "account": try await AccountCommand.run(&context)
+        case "apikey": try await APIKeyCommand.run(&context)
         case "version":
             try context.finish()
             print("cdp \(CDPVersion.current) (QL \(QL.languageVersion))")
