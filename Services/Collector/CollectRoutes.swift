@@ -28,6 +28,11 @@ extension CollectorApp {
             if case .tooManyEvents = error { return .error(413, error.description) }
             return .error(400, error.description)
         }
+        return await publish(batch, stream: stream, account: principal.account, dryRun: dryRun)
+    }
+
+    /// Writes the batch's events (all acknowledged, or 503) and answers with the counts.
+    func publish(_ batch: EventBatch, stream: String, account: String, dryRun: Bool) async -> HTTPResponse {
         var data: [String: JSONValue] = [
             "accepted": .int(Int64(batch.events.count)), "rejected": .int(Int64(batch.errors.count)),
             "errors": .array(batch.errors.map(\.json)),
@@ -49,7 +54,7 @@ extension CollectorApp {
             return .error(503, "the collector is at its in-flight limit; retry later", headers: [("Retry-After", "1")])
         }
         let topic = settings.topics.events
-        let key = Array(principal.account.utf8)
+        let key = Array(account.utf8)
         let results = await producer.send(batch.events.map { ProducerRecord(topic: topic, key: key, value: $0.serialized()) })
         collectMetrics.queueDepth.set(Double(producer.inFlightCount))
         let failed = results.filter { if case .failure = $0 { true } else { false } }.count

@@ -45,6 +45,7 @@ public final class CollectorApp: Sendable {
         mountCollect(&router)
         mountAccounts(&router)
         mountAPIKeys(&router)
+        mountSegment(&router)
         let view = self.view
         let producer = self.producer
         let unavailableAfter = settings.unavailableAfterMs

@@ -172,3 +172,24 @@ final class CollectorFixture: @unchecked Sendable {
         #expect(await fx.call("GET", "/api/account/none").status == 404)
     }
 }
+
+@Suite struct SegmentAPITests {
+    @Test func singleCallsAndBatches_mapOntoTheSegmentStream() async throws {
+        let fx = try await CollectorFixture()
+        let track = await fx.call("POST", "/v1/track", body: #"{"userId":"u1","event":"Buy","properties":{"sku":"x"},"messageId":"m1","timestamp":"2026-11-29T10:00:00.000Z"}"#)
+        #expect(track.status == 200)
+        let batch = await fx.call("POST", "/v1/batch", body: #"{"batch":[{"type":"identify","anonymousId":"a1","traits":{"email":"e@x"},"messageId":"m2"},{"type":"page","messageId":"m3"},{"type":"bogus","userId":"u"}],"context":{"library":{"name":"test"}}}"#)
+        #expect(batch.status == 200)
+        #expect(batch.json["data"]?["accepted"] == 1)
+        #expect(batch.json["data"]?["errors"]?.arrayValue?.compactMap { $0["reason"]?.stringValue } == [
+            "a page message needs userId or anonymousId",
+            "\"type\" must be one of alias, group, identify, page, screen, track",
+        ])
+        let events = try fx.events().map { try EventRecord.parse($0.value!, fallbackID: "", fallbackTimestampMs: 0) }
+        #expect(events.map(\.id).sorted() == ["m1", "m2"])
+        let m1 = events.first { $0.id == "m1" }
+        #expect(m1?.stream == "segment" && m1?.data["type"] == "track" && m1?.timestampMs == 1_795_946_400_000)
+        let m2 = events.first { $0.id == "m2" }
+        #expect(m2?.data["context"]?["library"]?["name"] == "test")
+    }
+}

@@ -76,6 +76,39 @@ final class CollectorProcess: @unchecked Sendable {
         #expect(await broker.stop() == 0)
     }
 
+    @Test(.enabled(if: which("kcat") != nil, "kcat is installed by scripts/bootstrap"))
+    func segmentPythonClient_sendsUnchanged() async throws {
+        let broker = try await DevBrokerProcess.start()
+        let collector = try await CollectorProcess.start(brokers: broker.bootstrap)
+        let client = HTTPClient(timeoutSeconds: 10)
+        let auth = [("Authorization", "Bearer \(CollectorProcess.token)")]
+        _ = try await client.send("POST", collector.url + "/api/account", headers: auth, body: Array(#"{"id":"shop"}"#.utf8))
+        let key = try await client.send("POST", collector.url + "/api/apikey", headers: auth, body: Array(#"{"aid":"shop","name":"segment","roles":["collect"]}"#.utf8))
+        let writeKey = try JSONParser().parse(key.body)["data"]?["token"]?.stringValue ?? ""
+        let peer = DevBrokerEndToEndTests.repository.appendingPathComponent("scripts/peers/segment_peer.py").path
+        let sent = try await ChildProcess.run("/usr/bin/env", ["python3", peer, collector.url, writeKey], timeout: 60)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let read = try await ChildProcess.run(which("kcat")!, ["-b", broker.bootstrap, "-C", "-t", "cdp.events", "-e", "-q", "-f", "%k\t%s\n"])
+        let events = try read.stdout.split(separator: "\n").map { line -> EventRecord in
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            #expect(parts[0] == "shop")
+            return try EventRecord.parse(Array(parts[1].utf8), fallbackID: "", fallbackTimestampMs: 0)
+        }
+        let byID = Dictionary(uniqueKeysWithValues: events.map { ($0.id, $0) })
+        #expect(Set(byID.keys) == ["m-identify", "m-track", "m-page", "m-screen", "m-group", "m-alias"])
+        #expect(events.allSatisfy { $0.stream == "segment" })
+        let identify = byID["m-identify"]
+        #expect(identify?.data["type"] == "identify" && identify?.data["userId"] == "user-1")
+        #expect(identify?.data["traits"]?["email"] == "ada@example.com")
+        #expect(identify?.timestampMs == 1_795_946_400_000)
+        #expect(identify?.data["context"]?["library"]?["name"] != nil)
+        #expect(byID["m-track"]?.data["event"] == "Signed Up" && byID["m-track"]?.data["properties"]?["plan"] == "pro")
+        #expect(byID["m-screen"]?.data["anonymousId"] == "anon-9")
+        #expect(byID["m-alias"]?.data["previousId"] == "anon-9")
+        #expect(await collector.stop() == 0)
+        #expect(await broker.stop() == 0)
+    }
+
     @Test func brokerGone_collectorAnswers503_andIsNotReady() async throws {
         let broker = try await DevBrokerProcess.start()
         let collector = try await CollectorProcess.start(brokers: broker.bootstrap)
