@@ -46,6 +46,7 @@ public final class CollectorApp: Sendable {
         mountAccounts(&router)
         mountAPIKeys(&router)
         mountSegment(&router)
+        mountBulk(&router)
         let view = self.view
         let producer = self.producer
         let unavailableAfter = settings.unavailableAfterMs

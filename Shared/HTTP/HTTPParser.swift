@@ -199,12 +199,20 @@ public struct ChunkedDecoder: Sendable {
     public private(set) var body: [UInt8] = []
     var state: State = .size
     private var trailerBytes = 0
+    /// Bytes decoded so far, including those already taken out with `takeBody()`.
+    private var total = 0
 
     public init(maxBodyBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
     }
 
     public var isComplete: Bool { state == .done }
+
+    /// The data decoded since the last call (streaming use keeps memory bounded this way).
+    public mutating func takeBody() -> [UInt8] {
+        defer { body = [] }
+        return body
+    }
 
     /// Consumes what it can of `bytes`; returns how many bytes it used.
     public mutating func feed(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> Int {
@@ -223,7 +231,8 @@ public struct ChunkedDecoder: Sendable {
                 guard !text.isEmpty, text.count <= 8, let size = Int(text, radix: 16), size >= 0 else {
                     throw HTTPParseError(400, "invalid chunk size")
                 }
-                guard body.count + size <= maxBodyBytes else { throw HTTPParseError(413, "request body larger than \(maxBodyBytes) bytes") }
+                guard total + size <= maxBodyBytes else { throw HTTPParseError(413, "request body larger than \(maxBodyBytes) bytes") }
+                total += size
                 i = lf + 1
                 state = size == 0 ? .trailer : .data(remaining: size)
             case .data(let remaining):

@@ -160,13 +160,17 @@ public final class HTTPServer: Service {
         Socket.setSendTimeout(fd, milliseconds: options.writeTimeoutMs)
         var buffer = ConnectionBuffer()
         let limits = options.limits
+        // The head parser does not judge body sizes: streaming routes have no total limit, so
+        // the limit is applied below, once the route is known.
+        var headLimits = limits
+        headLimits.maxBodyBytes = Int.max
         while true {
             // 1. The head: idle wait for the first byte, then the header deadline.
             let idleStart = ContinuousClock.now
             var headStart: ContinuousClock.Instant? = buffer.isEmpty ? nil : idleStart
             var parsed: (HTTPRequestHead, Int)?
             while parsed == nil {
-                switch HTTPHeadParser.parse(buffer.readable, limits: limits) {
+                switch HTTPHeadParser.parse(buffer.readable, limits: headLimits) {
                 case .complete(let head, let length):
                     parsed = (head, length)
                     continue
@@ -199,7 +203,33 @@ public final class HTTPServer: Service {
             let (head, headLength) = parsed!
             buffer.consume(headLength)
 
-            // 2. The body.
+            // 2. Streaming routes read the body themselves.
+            if case .found(.streaming(let handler), let parameters, let pattern) = router.match(method: head.method, path: HTTPRequest(method: head.method, target: head.target).path) {
+                var request = HTTPRequest(method: head.method, target: head.target, headers: head.headers)
+                request.pathParameters = parameters
+                if head.expectsContinue, head.framing != .none {
+                    Socket.writeAll(fd, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                }
+                let started = ContinuousClock.now
+                let (response, bodyComplete) = serveStreaming(fd, &buffer, head, request, handler)
+                let draining = setBusy(busy, true)
+                let keepAlive = head.keepAlive && bodyComplete && !draining
+                let ok = Socket.writeAll(fd, Self.serialize(response, keepAlive: keepAlive, headOnly: head.method == "HEAD", http10: head.minorVersion == 0))
+                if let metrics {
+                    let elapsed = ContinuousClock.now - started
+                    metrics.record(route: pattern, method: head.method, status: response.status,
+                                   seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                }
+                if !ok || !keepAlive { return }
+                if setBusy(busy, false) && buffer.isEmpty { return }
+                continue
+            }
+            if case .contentLength(let length) = head.framing, length > limits.maxBodyBytes {
+                respondAndClose(fd, .error(413, "request body larger than \(limits.maxBodyBytes) bytes"))
+                return
+            }
+
+            // 3. The body.
             if head.expectsContinue, head.framing != .none {
                 Socket.writeAll(fd, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             }
@@ -246,7 +276,7 @@ public final class HTTPServer: Service {
                 body = decoder.body
             }
 
-            // 3. The handler, on Swift's concurrency pool; this thread waits for it.
+            // 4. The handler, on Swift's concurrency pool; this thread waits for it.
             let request = HTTPRequest(method: head.method, target: head.target, headers: head.headers, body: body)
             let started = ContinuousClock.now
             let (response, pattern) = runHandler(request)
@@ -262,6 +292,95 @@ public final class HTTPServer: Service {
             if !ok || !keepAlive { return }
             if setBusy(busy, false) && buffer.isEmpty { return }
         }
+    }
+
+    /// Runs a streaming handler while this thread feeds it the body, one chunk per request for
+    /// data. Returns the response and whether the body was read to its end (else the connection
+    /// must close).
+    private func serveStreaming(_ fd: Int32, _ buffer: inout ConnectionBuffer, _ head: HTTPRequestHead,
+                                _ request: HTTPRequest, _ handler: @escaping HTTPStreamingHandler) -> (HTTPResponse, Bool) {
+        let stream = HTTPBodyStream()
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            box.value = (await handler(request, stream), "")
+            stream.handlerFinished()
+            done.signal()
+        }
+        var complete = false
+        var broken = false
+        var remaining = 0
+        if case .contentLength(let length) = head.framing { remaining = length }
+        var decoder = head.framing == .chunked ? ChunkedDecoder(maxBodyBytes: Int.max) : nil
+        /// Reads more bytes, allowing `bodyTimeoutMs` of silence; false (after telling the handler) when it cannot.
+        func fill(_ atMost: Int) -> Bool {
+            let waitStart = ContinuousClock.now
+            while true {
+                switch buffer.fill(from: fd, atMost: atMost) {
+                case .data: return true
+                case .closed, .failed:
+                    stream.deliver(nil, error: HTTPParseError(400, "connection closed before the end of the body"))
+                    return false
+                case .timedOut:
+                    if ContinuousClock.now - waitStart > .milliseconds(options.bodyTimeoutMs) {
+                        stream.deliver(nil, error: HTTPParseError(408, "no body data for \(options.bodyTimeoutMs) ms"))
+                        return false
+                    }
+                }
+            }
+        }
+        while !complete && !broken {
+            stream.wake.wait()
+            let (demand, finished) = stream.status
+            if finished { break }
+            if !demand { continue }
+            switch head.framing {
+            case .none:
+                stream.deliver(nil)
+                complete = true
+            case .contentLength:
+                if remaining == 0 {
+                    stream.deliver(nil)
+                    complete = true
+                    continue
+                }
+                if buffer.isEmpty, !fill(min(remaining, 65536)) {
+                    broken = true
+                    continue
+                }
+                let take = min(buffer.count, remaining)
+                let chunk = Array(buffer.readable.prefix(take))
+                buffer.consume(take)
+                remaining -= take
+                stream.deliver(chunk)
+            case .chunked:
+                while true {
+                    do throws(HTTPParseError) {
+                        buffer.consume(try decoder!.feed(buffer.readable))
+                    } catch {
+                        stream.deliver(nil, error: error)
+                        broken = true
+                        break
+                    }
+                    let data = decoder!.takeBody()
+                    if !data.isEmpty {
+                        stream.deliver(data)
+                        break
+                    }
+                    if decoder!.isComplete {
+                        stream.deliver(nil)
+                        complete = true
+                        break
+                    }
+                    if !fill(65536) {
+                        broken = true
+                        break
+                    }
+                }
+            }
+        }
+        done.wait()
+        return (box.value?.0 ?? .error(500, "handler produced no response"), complete && !broken)
     }
 
     private func runHandler(_ request: HTTPRequest) -> (HTTPResponse, String) {

@@ -4,11 +4,17 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 /// Maps method + path patterns (`/api/segment/{id}/size`) to handlers. Built once, then frozen
 /// (it is a value: the server keeps its own copy).
 public struct Router: Sendable {
+    /// A handler that gets the whole body, or one that reads it as a stream.
+    public enum Handler: Sendable {
+        case buffered(HTTPHandler)
+        case streaming(HTTPStreamingHandler)
+    }
+
     struct Route: Sendable {
         var method: String
         var pattern: String
         var segments: [Segment]
-        var handler: HTTPHandler
+        var handler: Handler
     }
 
     enum Segment: Sendable, Equatable {
@@ -19,7 +25,7 @@ public struct Router: Sendable {
     }
 
     public enum Match {
-        case found(HTTPHandler, parameters: [String: String], pattern: String)
+        case found(Handler, parameters: [String: String], pattern: String)
         case methodNotAllowed(allowed: [String])
         case notFound
     }
@@ -29,6 +35,16 @@ public struct Router: Sendable {
     public init() {}
 
     public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+        add(method, pattern, handler: .buffered(handler))
+    }
+
+    /// A route whose body is not buffered: the handler reads it from an `HTTPBodyStream`, and
+    /// the server's body-size limit does not apply (the handler bounds what it keeps).
+    public mutating func addStreaming(_ method: String, _ pattern: String, _ handler: @escaping HTTPStreamingHandler) {
+        add(method, pattern, handler: .streaming(handler))
+    }
+
+    mutating func add(_ method: String, _ pattern: String, handler: Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /")
         let segments: [Segment] = pattern.split(separator: "/").map { part in
             if part.hasPrefix("{"), part.hasSuffix("...}") { return .rest(String(part.dropFirst().dropLast(4))) }
@@ -89,13 +105,17 @@ public struct Router: Sendable {
         await route(request).response
     }
 
-    /// The response and the matched pattern (for metrics; "unmatched" when none).
+    /// The response and the matched pattern (for metrics; "unmatched" when none). A streaming
+    /// route gets the buffered body as a one-chunk stream.
     public func route(_ request: HTTPRequest) async -> (response: HTTPResponse, pattern: String) {
         switch match(method: request.method, path: request.path) {
         case .found(let handler, let parameters, let pattern):
             var request = request
             request.pathParameters = parameters
-            return (await handler(request), pattern)
+            switch handler {
+            case .buffered(let h): return (await h(request), pattern)
+            case .streaming(let h): return (await h(request, HTTPBodyStream(bytes: request.body)), pattern)
+            }
         case .methodNotAllowed(let allowed):
             return (.error(405, "method \(request.method) not allowed on \(request.path)", headers: [("Allow", allowed.joined(separator: ", "))]), "unmatched")
         case .notFound:
