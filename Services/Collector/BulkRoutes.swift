@@ -66,7 +66,7 @@ extension CollectorApp {
             }
             report(batch)
             if !batch.events.isEmpty {
-                let written = await write(batch.events)
+                let written = await write(batch.encoded, account: principal.account)
                 accepted += written.count
                 if let failure = written.failure {
                     collectMetrics.events(stream, accepted: accepted, rejected: rejected)
@@ -81,12 +81,13 @@ extension CollectorApp {
     }
 
     /// Writes events in order and waits for the acknowledgements; stops at the first failure.
-    func write(_ events: [EventRecord]) async -> (count: Int, failure: String?) {
+    func write(_ events: [[UInt8]], account: String) async -> (count: Int, failure: String?) {
         if producer.unreachableForMs > settings.unavailableAfterMs { return (0, "broker unreachable") }
         let topic = settings.topics.events
         var done = 0
         for slice in stride(from: 0, to: events.count, by: Self.bulkBatchSize).map({ events[$0..<min($0 + Self.bulkBatchSize, events.count)] }) {
-            let results = await producer.send(slice.map { ProducerRecord(topic: topic, key: Array($0.account.utf8), value: $0.serialized()) })
+            let key = Array(account.utf8)
+            let results = await producer.send(slice.map { ProducerRecord(topic: topic, key: key, value: $0) })
             if let index = results.firstIndex(where: { if case .failure = $0 { true } else { false } }), case .failure(let e) = results[index] {
                 return (done + index, "\(e)")
             }

@@ -55,7 +55,7 @@ extension CollectorApp {
         }
         let topic = settings.topics.events
         let key = Array(account.utf8)
-        let results = await producer.send(batch.events.map { ProducerRecord(topic: topic, key: key, value: $0.serialized()) })
+        let results = await producer.send(batch.encoded.map { ProducerRecord(topic: topic, key: key, value: $0) })
         collectMetrics.queueDepth.set(Double(producer.inFlightCount))
         let failed = results.filter { if case .failure = $0 { true } else { false } }.count
         if failed > 0 {

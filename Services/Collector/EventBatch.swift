@@ -55,6 +55,8 @@ public struct EventBatch: Sendable {
     }
 
     public var events: [EventRecord] = []
+    /// Each event's record bytes, serialised once while parsing (parallel to `events`).
+    public var encoded: [[UInt8]] = []
     public var errors: [ItemError] = []
 
     /// How event ids and times are chosen.
@@ -132,8 +134,8 @@ public struct EventBatch: Sendable {
             errors.append(ItemError(index: index, line: line, reason: "event must be a JSON object, not \(value.typeName)"))
             return
         }
-        let size = value.serialized().utf8.count
-        guard size <= options.limits.maxEventBytes else {
+        let dataJSON = value.serializedBytes()
+        guard dataJSON.count <= options.limits.maxEventBytes else {
             errors.append(ItemError(index: index, line: line, reason: "event larger than \(options.limits.maxEventBytes) bytes"))
             return
         }
@@ -156,11 +158,24 @@ public struct EventBatch: Sendable {
         switch data["_id"] ?? data["event_id"] {
         case .string(let s)? where !s.isEmpty && s.utf8.count <= 256: id = s
         case .int(let i)?: id = String(i)
-        case nil, .null?: id = "evt_" + Digest.hex(Digest.randomBytes(12))
+        case nil, .null?: id = EventIDs.next()
         default:
             errors.append(ItemError(index: index, line: line, reason: "_id/event_id must be a non-empty string of at most 256 bytes or an integer"))
             return
         }
         events.append(EventRecord(account: options.account, stream: options.stream, id: id, timestampMs: timestamp, data: data))
+        encoded.append(EventRecord.encode(account: options.account, stream: options.stream, id: id, timestampMs: timestamp, dataJSON: dataJSON))
+    }
+}
+
+/// New event ids: a random per-process prefix and a counter, so ids are unique across collectors
+/// and cheap to make (no random draw per event).
+enum EventIDs {
+    private static let prefix = "evt_" + Digest.hex(Digest.randomBytes(8))
+    private static let counter = AtomicInt()
+
+    static func next() -> String {
+        let n = counter.add(1)
+        return prefix + String(UInt64(n), radix: 16)
     }
 }

@@ -57,7 +57,9 @@ extension CollectorApp {
         let receivedMs = Timestamp.nowMs()
         for (index, message) in messages.enumerated() {
             switch Self.segmentEvent(message, account: principal.account, stream: stream, receivedMs: receivedMs, limits: settings.limits) {
-            case .success(let event): batch.events.append(event)
+            case .success(let event):
+                batch.events.append(event)
+                batch.encoded.append(event.serialized())
             case .failure(let reason): batch.errors.append(.init(index: index, line: nil, reason: reason.message))
             }
         }

@@ -28,7 +28,28 @@ public struct EventRecord: Sendable, Equatable {
          "ts": .int(timestampMs), "data": .object(data)]
     }
 
-    public func serialized() -> [UInt8] { json.serializedBytes() }
+    public func serialized() -> [UInt8] {
+        Self.encode(account: account, stream: stream, id: id, timestampMs: timestampMs, dataJSON: JSONValue.object(data).serializedBytes())
+    }
+
+    /// The record's bytes around an already serialised `data` object (keys in sorted order, as
+    /// `JSONValue` writes them), so hot paths serialise each event once.
+    public static func encode(account: String, stream: String, id: String, timestampMs: Int64, dataJSON: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(dataJSON.count + account.utf8.count + stream.utf8.count + id.utf8.count + 60)
+        out.append(contentsOf: #"{"aid":"#.utf8)
+        JSONText.appendQuoted(account, to: &out)
+        out.append(contentsOf: #","data":"#.utf8)
+        out.append(contentsOf: dataJSON)
+        out.append(contentsOf: #","id":"#.utf8)
+        JSONText.appendQuoted(id, to: &out)
+        out.append(contentsOf: #","stream":"#.utf8)
+        JSONText.appendQuoted(stream, to: &out)
+        out.append(contentsOf: #","ts":"#.utf8)
+        out.append(contentsOf: String(timestampMs).utf8)
+        out.append(contentsOf: #","v":1}"#.utf8)
+        return out
+    }
 
     public enum ParseError: Error, Equatable, CustomStringConvertible {
         case json(JSONParseError)
