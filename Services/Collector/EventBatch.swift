@@ -170,11 +170,11 @@ public struct EventBatch: Sendable {
 
 /// New event ids: a random per-process prefix and a counter, so ids are unique across collectors
 /// and cheap to make (no random draw per event).
-enum EventIDs {
+public enum EventIDs {
     private static let prefix = "evt_" + Digest.hex(Digest.randomBytes(8))
     private static let counter = AtomicInt()
 
-    static func next() -> String {
+    public static func next() -> String {
         let n = counter.add(1)
         return prefix + String(UInt64(n), radix: 16)
     }

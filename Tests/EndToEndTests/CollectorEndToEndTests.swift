@@ -109,6 +109,40 @@ final class CollectorProcess: @unchecked Sendable {
         #expect(await broker.stop() == 0)
     }
 
+    @Test func twoCollectors_shareConfiguration_andRevocationReachesBoth() async throws {
+        let broker = try await DevBrokerProcess.start()
+        let a = try await CollectorProcess.start(brokers: broker.bootstrap)
+        let b = try await CollectorProcess.start(brokers: broker.bootstrap)
+        let client = HTTPClient(timeoutSeconds: 10)
+        let auth = [("Authorization", "Bearer \(CollectorProcess.token)")]
+        #expect(try await client.send("POST", a.url + "/api/account", headers: auth, body: Array(#"{"id":"acme"}"#.utf8)).status == 201)
+        let created = try await client.send("POST", a.url + "/api/apikey", headers: auth, body: Array(#"{"aid":"acme","name":"k","roles":["collect"]}"#.utf8))
+        let data = try JSONParser().parse(created.body)["data"]
+        let token = data?["token"]?.stringValue ?? ""
+        let id = data?["id"]?.stringValue ?? ""
+        // The key made on A works on B as soon as B's view has the record.
+        var statusOnB = 0
+        for _ in 0..<40 {
+            statusOnB = try await client.send("POST", b.url + "/collect/json/web", headers: [("Authorization", token)], body: Array("{}".utf8)).status
+            if statusOnB == 200 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(statusOnB == 200)
+        // Revoked on B: A refuses it within a second or two.
+        #expect(try await client.send("DELETE", b.url + "/api/apikey/\(id)?aid=acme", headers: auth).status == 200)
+        let revokedAt = Date()
+        var statusOnA = 200
+        while Date().timeIntervalSince(revokedAt) < 2 {
+            statusOnA = try await client.send("POST", a.url + "/collect/json/web", headers: [("Authorization", token)], body: Array("{}".utf8)).status
+            if statusOnA == 401 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(statusOnA == 401)
+        #expect(await a.stop() == 0)
+        #expect(await b.stop() == 0)
+        #expect(await broker.stop() == 0)
+    }
+
     @Test func brokerGone_collectorAnswers503_andIsNotReady() async throws {
         let broker = try await DevBrokerProcess.start()
         let collector = try await CollectorProcess.start(brokers: broker.bootstrap)
