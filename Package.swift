@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "LogTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/LogTests"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport"], path: "Tests/CollectorTests"),
+        .testTarget(name: "QLTests", dependencies: ["QL"], path: "Tests/QLTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

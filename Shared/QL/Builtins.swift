@@ -1,0 +1,335 @@
+import Foundation
+
+/// A builtin function: its arity (checked at parse time) and implementation. Arguments that
+/// failed to evaluate arrive as nil; returning nil means "not ok".
+public struct Builtin: Sendable {
+    public let arity: ClosedRange<Int>
+    let call: @Sendable ([QLValue?], QLContext) -> QLValue?
+}
+
+/// The function library (names lower-case; see docs/ql.md for what each does).
+public enum Builtins {
+    static func first(_ v: QLValue?) -> QLValue? {
+        guard let v else { return nil }
+        if let e = v.elements { return e.first }
+        return v
+    }
+
+    static func str(_ v: QLValue?) -> String? {
+        guard let f = first(v) else { return nil }
+        if case .null = f { return nil }
+        return f.stringForm
+    }
+
+    static func time(_ args: [QLValue?], _ ctx: QLContext) -> Int64? {
+        guard let a = args.first else { return ctx.messageTimeMs ?? ctx.nowMs }
+        guard let v = a else { return nil }
+        return DateMath.time(v, now: ctx.nowMs)
+    }
+
+    static func fn(_ arity: ClosedRange<Int>, _ body: @escaping @Sendable ([QLValue?], QLContext) -> QLValue?) -> Builtin {
+        Builtin(arity: arity, call: body)
+    }
+
+    static func string1(_ body: @escaping @Sendable (String) -> QLValue?) -> Builtin {
+        fn(1...1) { a, _ in str(a[0]).flatMap(body) }
+    }
+
+    public static let table: [String: Builtin] = {
+        var t: [String: Builtin] = [:]
+        // Logic and comparison
+        t["eq"] = fn(2...2) { a, c in Operators.compare(.eq, a[0], a[1], now: c.nowMs) }
+        t["ne"] = fn(2...2) { a, c in Operators.compare(.ne, a[0], a[1], now: c.nowMs) }
+        for (name, op) in [("gt", QLExpr.CompareOp.gt), ("ge", .ge), ("lt", .lt), ("le", .le)] {
+            t[name] = fn(2...2) { a, _ in
+                guard let x = a[0]?.numeric, let y = a[1]?.numeric else { return nil }
+                return .bool(Operators.holds(op, x, y))
+            }
+        }
+        t["not"] = fn(1...1) { a, _ in
+            switch a[0] {
+            case .bool(let b)?: return .bool(!b)
+            case let v?: return QLValue.parseBool(v.stringForm).map { .bool(!$0) }
+            case nil: return nil
+            }
+        }
+        t["exists"] = fn(1...1) { a, _ in .bool(a[0] != nil) }
+        t["any"] = fn(1...Int.max) { a, _ in .bool(a.contains { $0 != nil && !$0!.isNilLike }) }
+        t["all"] = fn(1...Int.max) { a, _ in
+            .bool(a.allSatisfy { v in
+                guard let v, !v.isNilLike, v != .bool(false) else { return false }
+                return true
+            })
+        }
+        t["oneof"] = fn(2...Int.max) { a, _ in a.first { $0 != nil && !$0!.isNilLike } ?? nil }
+        // Math
+        t["sqrt"] = fn(1...1) { a, _ in
+            switch a[0] {
+            case .int(let i)?: return i >= 0 ? .number(Double(i).squareRoot()) : nil
+            case .number(let d)?: return d >= 0 ? .number(d.squareRoot()) : nil
+            default: return nil
+            }
+        }
+        t["pow"] = fn(2...2) { a, _ in
+            guard let x = a[0]?.numeric, let y = a[1]?.numeric else { return nil }
+            let r = Foundation.pow(x, y)
+            return r.isFinite ? .number(r) : nil
+        }
+        let numbers: @Sendable ([QLValue?]) -> [Double]? = { args in
+            var out: [Double] = []
+            for v in args {
+                guard let v else { return nil }
+                for item in v.elements ?? [v] {
+                    if case .bool = item { return nil }
+                    guard let d = item.numeric else { return nil }
+                    out.append(d)
+                }
+            }
+            return out
+        }
+        t["sum"] = fn(1...Int.max) { a, _ in
+            guard let xs = numbers(a) else { return nil }
+            let total = xs.reduce(0, +)
+            return total == 0 ? nil : .number(total)
+        }
+        t["avg"] = fn(1...Int.max) { a, _ in
+            guard let xs = numbers(a), !xs.isEmpty else { return nil }
+            return .number(xs.reduce(0, +) / Double(xs.count))
+        }
+        t["count"] = fn(1...1) { a, _ in a[0] == nil ? nil : .int(1) }
+        t["min"] = fn(1...Int.max) { a, _ in numbers(a).flatMap { $0.min() }.map(QLValue.number) }
+        t["max"] = fn(1...Int.max) { a, _ in numbers(a).flatMap { $0.max() }.map(QLValue.number) }
+        // Conversion
+        t["toint"] = fn(1...1) { a, c in
+            switch first(a[0]) {
+            case .int(let i)?: return .int(i)
+            case .number(let d)?: return d.isFinite && abs(d) < 9.2e18 ? .int(Int64(d)) : nil
+            case .time(let t)?: return .int(t)
+            case .bool(let b)?: return .int(b ? 1 : 0)
+            case .string(let s)?:
+                guard let d = QLValue.parseNumber(s), abs(d) < 9.2e18 else { return nil }
+                return .int(Int64(d))
+            default: return nil
+            }
+        }
+        t["tonumber"] = fn(1...1) { a, _ in
+            switch first(a[0]) {
+            case .time(let t)?: return .number(Double(t))
+            case let v?: return v.numeric.map(QLValue.number)
+            default: return nil
+            }
+        }
+        t["tobool"] = fn(1...1) { a, _ in
+            switch first(a[0]) {
+            case .bool(let b)?: return .bool(b)
+            case .int(let i)?: return i == 0 || i == 1 ? .bool(i == 1) : nil
+            case let v?: return QLValue.parseBool(v.stringForm).map(QLValue.bool)
+            default: return nil
+            }
+        }
+        t["tostring"] = fn(1...1) { a, _ in .string(a[0]?.stringForm ?? "") }
+        // Strings
+        t["contains"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let sub = str(a[1]), !sub.isEmpty else { return nil }
+            return .bool(s.contains(sub))
+        }
+        t["hasprefix"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let p = str(a[1]), !p.isEmpty else { return nil }
+            return .bool(s.hasPrefix(p))
+        }
+        t["hassuffix"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let p = str(a[1]), !p.isEmpty else { return nil }
+            return .bool(s.hasSuffix(p))
+        }
+        t["tolower"] = string1 { .string($0.lowercased()) }
+        t["string.lowercase"] = t["tolower"]
+        t["string.uppercase"] = string1 { .string($0.uppercased()) }
+        t["string.titlecase"] = string1 { .string($0.capitalized) }
+        t["string.index"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let sub = str(a[1]), let r = s.range(of: sub) else { return nil }
+            return .int(Int64(s.utf8.distance(from: s.startIndex, to: r.lowerBound)))
+        }
+        t["string.substr"] = fn(2...3) { a, _ in
+            guard let s = str(a[0]), case .int(let start)? = a[1], start >= 0 else { return nil }
+            let bytes = Array(s.utf8)
+            var end = Int64(bytes.count)
+            if a.count == 3 {
+                guard case .int(let e)? = a[2] else { return nil }
+                end = e
+            }
+            guard start <= end, end <= Int64(bytes.count) else { return nil }
+            return .string(String(decoding: bytes[Int(start)..<Int(end)], as: UTF8.self))
+        }
+        t["split"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let sep = str(a[1]), !s.isEmpty, !sep.isEmpty else { return nil }
+            return .strings(s.components(separatedBy: sep))
+        }
+        t["string.split"] = t["split"]
+        t["strip"] = fn(1...1) { a, _ in
+            switch a[0] {
+            case .string(let s)?: return .string(s.trimmingCharacters(in: .whitespacesAndNewlines))
+            case .strings(let xs)?: return .strings(xs.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            default: return nil
+            }
+        }
+        t["string.strip"] = t["strip"]
+        t["replace"] = fn(2...3) { a, _ in
+            guard let s = str(a[0]), let find = str(a[1]), !find.isEmpty else { return nil }
+            let with = a.count == 3 ? (str(a[2]) ?? "") : ""
+            return .string(s.replacingOccurrences(of: find, with: with))
+        }
+        t["join"] = fn(2...Int.max) { a, _ in
+            guard let sep = str(a.last ?? nil) else { return nil }
+            let parts = a.dropLast().flatMap { v -> [String] in
+                guard let v else { return [] }
+                return (v.elements ?? [v]).map(\.stringForm)
+            }.filter { !$0.isEmpty }
+            return parts.isEmpty ? nil : .string(parts.joined(separator: sep))
+        }
+        t["len"] = fn(1...1) { a, _ in
+            switch a[0] {
+            case .string(let s)?: return .int(Int64(s.utf8.count))
+            case .strings(let xs)?: return .int(Int64(xs.count))
+            case .list(let xs)?: return .int(Int64(xs.count))
+            case .map(let m)?: return .int(Int64(m.count))
+            case .some: return .int(0)
+            case nil: return nil
+            }
+        }
+        t["char_length"] = t["len"]
+        // Lists and maps
+        t["array.index"] = fn(2...2) { a, _ in
+            guard let items = a[0]?.elements, case .int(let i)? = a[1] else { return nil }
+            let index = i < 0 ? Int64(items.count) + i : i
+            return index >= 0 && index < Int64(items.count) ? items[Int(index)] : nil
+        }
+        t["array.slice"] = fn(2...3) { a, _ in
+            guard let items = a[0]?.elements, case .int(var s)? = a[1] else { return nil }
+            var e = Int64(items.count)
+            if a.count == 3 {
+                guard case .int(let x)? = a[2] else { return nil }
+                e = x
+            }
+            if s < 0 { s += Int64(items.count) }
+            if e < 0 { e += Int64(items.count) }
+            guard s >= 0, s <= e, e <= Int64(items.count) else { return nil }
+            let slice = Array(items[Int(s)..<Int(e)])
+            if slice.allSatisfy({ if case .string = $0 { true } else { false } }) { return .strings(slice.map(\.stringForm)) }
+            return .list(slice)
+        }
+        t["map"] = fn(2...2) { a, _ in
+            guard let k = a[0], let v = a[1], !k.isNilLike else { return nil }
+            return .map([k.stringForm: v])
+        }
+        t["mapkeys"] = fn(1...Int.max) { a, _ in
+            var keys = Set<String>()
+            for v in a { if case .map(let m)? = v { keys.formUnion(m.keys) } }
+            return keys.isEmpty ? nil : .strings(keys.sorted())
+        }
+        t["mapvalues"] = fn(1...1) { a, _ in
+            guard case .map(let m)? = a[0] else { return nil }
+            return .strings(Set(m.values.map(\.stringForm)).sorted())
+        }
+        t["mapinvert"] = fn(1...1) { a, _ in
+            guard case .map(let m)? = a[0] else { return nil }
+            var out: [String: QLValue] = [:]
+            for (k, v) in m { out[v.stringForm] = .string(k) }
+            return .map(out)
+        }
+        t["set"] = fn(1...Int.max) { a, _ in
+            var seen: [String] = []
+            for v in a {
+                guard let v else { continue }
+                for item in v.elements ?? [v] where !item.isNilLike && !seen.contains(item.stringForm) { seen.append(item.stringForm) }
+            }
+            return seen.isEmpty ? nil : .strings(seen)
+        }
+        t["valuect"] = fn(1...1) { a, _ in
+            guard let v = a[0] else { return nil }
+            var counts: [String: QLValue] = [:]
+            for item in v.elements ?? [v] where !item.isNilLike {
+                if case .int(let n)? = counts[item.stringForm] { counts[item.stringForm] = .int(n + 1) } else { counts[item.stringForm] = .int(1) }
+            }
+            return counts.isEmpty ? nil : .map(counts)
+        }
+        // Time
+        t["now"] = fn(0...0) { _, c in .time(c.messageTimeMs ?? c.nowMs) }
+        t["todate"] = fn(1...1) { a, c in
+            guard let v = first(a[0]) else { return nil }
+            return DateMath.time(v, now: c.nowMs).map(QLValue.time)
+        }
+        t["totimestamp"] = fn(1...1) { a, c in
+            guard let v = first(a[0]), let t = DateMath.time(v, now: c.nowMs) else { return nil }
+            return .int(DateMath.floorDiv(t, 1000))
+        }
+        t["epochms"] = fn(0...1) { a, c in time(a, c).map(QLValue.int) }
+        t["yy"] = fn(0...1) { a, c in time(a, c).map { .int(Int64(DateMath.components($0).year % 100)) } }
+        t["mm"] = fn(0...1) { a, c in time(a, c).map { .int(Int64(DateMath.components($0).month)) } }
+        t["monthofyear"] = t["mm"]
+        t["yymm"] = fn(0...1) { a, c in
+            time(a, c).map { let d = DateMath.components($0); return .string(String(format: "%02d%02d", d.year % 100, d.month)) }
+        }
+        t["dayofweek"] = fn(0...1) { a, c in time(a, c).map { .int(Int64(DateMath.components($0).weekday)) } }
+        t["hourofday"] = fn(0...1) { a, c in time(a, c).map { .int(Int64(DateMath.components($0).hour)) } }
+        t["hourofweek"] = fn(0...1) { a, c in time(a, c).map { let d = DateMath.components($0); return .int(Int64(d.weekday * 24 + d.hour)) } }
+        // E-mail and URLs
+        t["email"] = string1 { s in WebFunctions.email(s).map { .string($0.address) } }
+        t["emailname"] = string1 { s in WebFunctions.email(s).flatMap { $0.name.isEmpty ? nil : .string($0.name) } }
+        t["emaildomain"] = string1 { s in WebFunctions.email(s).map { .string(String($0.address.split(separator: "@").last ?? "")) } }
+        t["host"] = string1 { s in WebFunctions.url(s)?.host.map { .string($0.lowercased()) } }
+        t["domain"] = string1 { s in WebFunctions.url(s)?.host.flatMap { WebFunctions.registrableDomain($0.lowercased()) }.map(QLValue.string) }
+        t["path"] = string1 { s in WebFunctions.url(s.lowercased()).map { .string($0.path) } }
+        t["qs"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let k = str(a[1]) else { return nil }
+            return WebFunctions.query(s.lowercased(), k.lowercased()).map(QLValue.string)
+        }
+        t["qsl"] = t["qs"]
+        t["qs2"] = fn(2...2) { a, _ in
+            guard let s = str(a[0]), let k = str(a[1]) else { return nil }
+            return WebFunctions.query(s, k).map(QLValue.string)
+        }
+        t["urldecode"] = string1 { s in s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding.map(QLValue.string) }
+        t["uuid"] = fn(0...0) { _, _ in .string(UUID().uuidString.lowercased()) }
+        // Encoding
+        t["encoding.b64encode"] = string1 { .string(Data($0.utf8).base64EncodedString()) }
+        t["encoding.b64decode"] = string1 { s in Data(base64Encoded: s).map { .string(String(decoding: $0, as: UTF8.self)) } }
+        return t
+    }()
+}
+
+/// Small parsers for e-mail addresses and URLs used by the builtins.
+enum WebFunctions {
+    /// `"Name <addr>"` or `addr` → (lower-cased address, name); nil if not an address.
+    static func email(_ text: String) -> (address: String, name: String)? {
+        var s = text.trimmingCharacters(in: .whitespaces)
+        var name = ""
+        if let open = s.lastIndex(of: "<"), let close = s.lastIndex(of: ">"), open < close {
+            name = s[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            s = String(s[s.index(after: open)..<close])
+        }
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !s.contains(" "), s.utf8.count <= 254 else { return nil }
+        return (s.lowercased(), name)
+    }
+
+    static func url(_ text: String) -> URLComponents? {
+        let s = text.contains("://") ? text : "http://" + text
+        return URLComponents(string: s)
+    }
+
+    static func query(_ url: String, _ key: String) -> String? {
+        self.url(url)?.queryItems?.first { $0.name == key }?.value
+    }
+
+    /// The registrable domain: the last two labels, or three under common two-level suffixes.
+    static func registrableDomain(_ host: String) -> String? {
+        let labels = host.split(separator: ".").map(String.init)
+        guard labels.count >= 2 else { return nil }
+        let secondLevel: Set<String> = ["co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"]
+        if labels.count >= 3, labels.last!.count == 2, secondLevel.contains(labels[labels.count - 2]) {
+            return labels.suffix(3).joined(separator: ".")
+        }
+        return labels.suffix(2).joined(separator: ".")
+    }
+}

@@ -1,0 +1,76 @@
+/// The earliest future instant at which a filter's result could change through the passage of
+/// time alone (relative dates like `last_visit > "now-3d"`), so a segmenter can re-evaluate a
+/// profile exactly then instead of rescanning everyone. nil when time alone never changes it.
+public enum NextFlip {
+    public static func compute(_ filter: FilterStatement, _ context: QLContext) -> Int64? {
+        var stack: [String] = []
+        return candidates(filter.body, context, &stack).filter { $0 > context.nowMs }.min()
+    }
+
+    public static func compute(_ expr: QLExpr, _ context: QLContext) -> Int64? {
+        var stack: [String] = []
+        return candidates(expr, context, &stack).filter { $0 > context.nowMs }.min()
+    }
+
+    static func dateMath(_ e: QLExpr) -> (unit: Character, amount: Int64)? {
+        if case .literal(.string(let s)) = e { return DateMath.parse(s) }
+        return nil
+    }
+
+    /// Times of the value an expression yields (a time, or a list of times).
+    static func times(_ e: QLExpr, _ context: QLContext) -> [Int64] {
+        switch QLEvaluator.evaluate(e, context) {
+        case .time(let t)?: return [t]
+        case .list(let items)?: return items.compactMap { if case .time(let t) = $0 { t } else { nil } }
+        default: return []
+        }
+    }
+
+    /// The instant where `T op (now + D)` changes, for each time T.
+    static func boundary(_ op: QLExpr.CompareOp, _ ts: [Int64], _ math: (unit: Character, amount: Int64)) -> [Int64] {
+        ts.map { t in
+            let pivot = DateMath.apply(t, unit: math.unit, amount: -math.amount)
+            switch op {
+            case .gt, .le: return pivot
+            case .ge, .lt: return pivot + 1
+            case .eq, .ne: return Int64.min
+            }
+        }
+    }
+
+    static func mirrored(_ op: QLExpr.CompareOp) -> QLExpr.CompareOp {
+        switch op {
+        case .gt: .lt
+        case .ge: .le
+        case .lt: .gt
+        case .le: .ge
+        default: op
+        }
+    }
+
+    static func candidates(_ e: QLExpr, _ context: QLContext, _ stack: inout [String]) -> [Int64] {
+        switch e {
+        case .compare(let op, let l, let r):
+            if let math = dateMath(r) { return boundary(op, times(l, context), math) }
+            if let math = dateMath(l) { return boundary(mirrored(op), times(r, context), math) }
+            return []
+        case .between(let v, let lo, let hi):
+            let ts = times(v, context)
+            var out: [Int64] = []
+            if let m = dateMath(lo) { out += boundary(.gt, ts, m) }   // lo < T
+            if let m = dateMath(hi) { out += boundary(.lt, ts, m) }   // T < hi
+            return out
+        case .and(let children), .or(let children):
+            return children.flatMap { candidates($0, context, &stack) }
+        case .not(let inner):
+            return candidates(inner, context, &stack)
+        case .include(let name):
+            guard !stack.contains(name), stack.count < QLEvaluator.maxIncludeDepth, let f = context.includes(name) else { return [] }
+            stack.append(name)
+            defer { stack.removeLast() }
+            return candidates(f.body, context, &stack)
+        default:
+            return []
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import QL
+import Testing
+
+@Suite struct QLParserTests {
+    @Test func filterClauses_andDescriptionFromComments() throws {
+        let f = try QLParser.parseFilter("-- people who came back\nFILTER x > 7 FROM user LIMIT 100 WITH public = false, kind = \"aspect\" ALIAS X_GT_7;")
+        #expect(f.alias == "x_gt_7")
+        #expect(f.from == "user" && f.limit == 100)
+        #expect(f.with == ["public": .bool(false), "kind": .string("aspect")])
+        #expect(f.description == "people who came back")
+    }
+
+    @Test func lqlSelect_withEveryColumnClause() throws {
+        let text = """
+        SELECT
+            email(email_address)   AS email      SHORTDESC "Email"
+          , _uid
+          , todate(ts)             AS first_seen KIND date MERGEOP oldest
+          , set(url)               AS urls_seen  KIND []string
+          , map(event, todate(ts)) AS event_times KIND map[string]time MERGEOP latestmap
+          , toint(amount)          AS first_order IF event == "order" KIND int MERGEOP oldest
+        FROM web
+        INTO user
+        BY _uid OR email
+        WHERE NOT EXISTS _bot
+        ALIAS web_profile
+        """
+        guard case .select(let s) = try QLParser.parse(text) else {
+            Issue.record("not a select")
+            return
+        }
+        #expect(s.columns.map(\.name) == ["email", "_uid", "first_seen", "urls_seen", "event_times", "first_order"])
+        #expect(s.columns.map(\.kind) == [nil, nil, "date", "[]string", "map[string]time", "int"])
+        #expect(s.columns.map(\.mergeOp) == [nil, nil, "oldest", nil, "latestmap", "oldest"])
+        #expect(s.columns[0].shortDescription == "Email")
+        #expect(s.columns[5].guardExpr != nil)
+        #expect(s.from == "web" && s.into == "user" && s.by == ["_uid", "email"] && s.alias == "web_profile")
+        let row = QLEvaluator.select(s, QLContext(fields: ["email_address": .string("A <A@X.COM>"), "_uid": .string("c1"), "ts": .int(1_795_000_000),
+                                                          "url": .string("/a"), "event": .string("order"), "amount": .string("12")], nowMs: 0))
+        #expect(row?["email"] == .string("a@x.com"))
+        #expect(row?["first_order"] == .int(12))
+        #expect(row?["urls_seen"] == .strings(["/a"]))
+        let bot = QLEvaluator.select(s, QLContext(fields: ["_bot": .bool(true)], nowMs: 0))
+        #expect(bot == nil)
+    }
+
+    static let errors: [(String, String)] = [
+        ("FILTER AND (a > 1,", "line 1, column 19: expected an expression, found the end of the text"),
+        ("FILTER x ==", "line 1, column 12: expected an expression, found the end of the text"),
+        ("FILTER tolower(a, b)", "line 1, column 8: tolower takes 1 argument, not 2"),
+        ("FILTER nosuchfn(a)", "line 1, column 8: unknown function nosuchfn"),
+        ("FILTER a IN (1, 2", "line 1, column 18: expected ',' or ')' in the list, found the end of the text"),
+        ("FILTER \"open", "line 1, column 8: unterminated quoted text"),
+        ("FILTER x BETWEEN 1 OR 2", "line 1, column 20: expected AND, found 'OR'"),
+        ("FILTER x > 1 ALIAS", "line 1, column 19: expected a name after ALIAS, found the end of the text"),
+        ("FILTER\n  AND (\n    a > 1\n    b ! 2\n  )", "line 4, column 7: expected ',' or ')' in the AND block, found '!'"),
+        ("SELECT a KIND banana FROM s", "line 1, column 15: unknown KIND 'banana'; expected one of []string, []time, bool, date, int, map[string]bool, map[string]int, map[string]number, map[string]string, map[string]time, number, string, ts[]string"),
+        ("SELECT a + 1 FROM s", "line 1, column 8: a computed column needs AS name"),
+        ("FILTER x > 1 garbage", "line 1, column 14: unexpected 'garbage' after the end of the statement"),
+    ]
+
+    @Test(arguments: errors)
+    func errorsCarryLineColumnAndWhatWasExpected(text: String, message: String) {
+        #expect(throws: QLError.self) { try QLParser.parse(text) }
+        do {
+            _ = try QLParser.parse(text)
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test func deepNesting_isRefused() {
+        let deep = "FILTER " + String(repeating: "NOT ", count: 200) + "x"
+        #expect(throws: QLError.self) { try QLParser.parse(deep) }
+    }
+}
+
+@Suite struct NextFlipTests {
+    static let cases: [(String, Int64?)] = [
+        // last_visit = now-12h
+        ("FILTER last_visit > \"now-1d\"", Optional(now + 12 * 3_600_000)),      // true now, false in 12 h
+        ("FILTER last_visit < \"now-1d\"", Optional(now + 12 * 3_600_000 + 1)), // false now, true just after
+        ("FILTER last_visit < \"now+1h\"", nil),                                  // never flips
+        ("FILTER last_visit == \"now-1d\"", nil),
+        ("FILTER AND (visits > 1, last_visit > \"now-2d\", signup < \"now-1y\")", Optional(now + 36 * 3_600_000)),
+        ("FILTER last_visit BETWEEN \"now-1d\" AND \"now+1d\"", Optional(now + 12 * 3_600_000)),
+        ("FILTER visits > 5", nil),
+    ]
+
+    @Test(arguments: cases)
+    func flips(text: String, expected: Int64?) throws {
+        let f = try QLParser.parseFilter(text)
+        #expect(NextFlip.compute(f, ctx()) == expected, "\(text)")
+        // At the flip instant the result really differs.
+        if let t = expected {
+            var later = ctx()
+            later.nowMs = t
+            var before = ctx()
+            before.nowMs = t - 1
+            #expect(QLEvaluator.matches(f, later) != QLEvaluator.matches(f, before))
+        }
+    }
+}
