@@ -10,6 +10,7 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("events", "send events from a JSON, NDJSON or CSV file through the collect API", EventsCommand.usage),
     ("account", "create, list and show accounts", AccountCommand.usage),
     ("apikey", "create, list and revoke API keys", APIKeyCommand.usage),
+    ("ql", "check and evaluate FilterQL / LQL / expressions", QLCommand.usage),
     ("version", "print versions", "usage: cdp version"),
 ]
 
@@ -51,6 +52,7 @@ func runCommand(_ command: String, _ arguments: [String], usage: String) async -
         case "events": try await EventsCommand.run(&context)
         case "account": try await AccountCommand.run(&context)
         case "apikey": try await APIKeyCommand.run(&context)
+        case "ql": try await QLCommand.run(&context)
         case "version":
             try context.finish()
             print("cdp \(CDPVersion.current) (QL \(QL.languageVersion))")

@@ -101,3 +101,12 @@ import Testing
         }
     }
 }
+
+@Suite struct QLAnalysisTests {
+    @Test func fieldsIncludesAndFieldValues() throws {
+        let f = try QLParser.parseFilter("FILTER AND (country IN (\"US\", \"CA\", \"MX\"), score BETWEEN 1 AND 9, events.buy > \"now-3d\", NOT INCLUDE Churned, tolower(email) LIKE \"*@x.com\")")
+        #expect(QLAnalysis.fields(f.body) == ["country", "score", "events", "email"])
+        #expect(QLAnalysis.includes(f.body) == ["churned"])
+        #expect(QLAnalysis.fieldValueCount(f.body) == 7)
+    }
+}
