@@ -116,6 +116,18 @@ func matches(_ text: String, _ context: QLContext = ctx()) throws -> Bool {
     @Test(arguments: cases)
     func operatorSemantics(text: String, expected: Bool) throws {
         #expect(try matches(text) == expected, "\(text)")
+        // The compiled form agrees with the interpreter.
+        let program = try QLProgram(try QLParser.parseFilter(text))
+        #expect(program.matches(program.record(record), nowMs: now, messageTimeMs: now - day) == expected, "compiled: \(text)")
+    }
+
+    @Test func compiledIncludes_areInlined_andCyclesRefused() throws {
+        let filters = ["a": "FILTER visits > 5", "b": "FILTER INCLUDE a", "loop": "FILTER INCLUDE loop2", "loop2": "FILTER INCLUDE loop"]
+        let parsed = try filters.mapValues { try QLParser.parseFilter($0) }
+        let p = try QLProgram(try QLParser.parseFilter("FILTER AND (INCLUDE b, NOT INCLUDE a2)"), includes: { n in n == "a2" ? parsed["a"].map { f in var g = f; g.body = .compare(.gt, .field(["visits"]), .literal(.int(100))); return g } : parsed[n] })
+        #expect(p.matches(p.record(record), nowMs: now))
+        #expect(throws: QLProgram.CompileError.includeCycle(["loop", "loop2", "loop"])) { try QLProgram(try QLParser.parseFilter("FILTER INCLUDE loop"), includes: { parsed[$0] }) }
+        #expect(throws: QLProgram.CompileError.unresolvedInclude("nope")) { try QLProgram(try QLParser.parseFilter("FILTER INCLUDE nope")) }
     }
 
     @Test func includes_resolveCaseInsensitively_detectCycles_andNegateFailures() throws {
