@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CCrypto"], path: "Shared/Crypto"),
         .target(name: "Runtime", path: "Shared/Runtime"),
         .target(name: "Model", dependencies: ["Runtime", "Crypto"], path: "Shared/Model"),
-        .target(name: "QL", dependencies: ["Model"], path: "Shared/QL"),
+        .target(name: "QL", dependencies: ["Model", "Crypto"], path: "Shared/QL"),
         .target(name: "Log", dependencies: ["CRdKafka", "Runtime", "Model"], path: "Shared/Log"),
         .target(name: "HTTP", dependencies: ["Runtime"], path: "Shared/HTTP"),
 

@@ -13,6 +13,24 @@ public enum Digest {
 
     public static func sha256Hex(_ text: String) -> String { hex(sha256(Array(text.utf8))) }
 
+    public enum Algorithm: Sendable { case md5, sha1, sha256, sha512 }
+
+    /// A digest of `bytes` with the named algorithm (OpenSSL EVP).
+    public static func digest(_ algorithm: Algorithm, _ bytes: [UInt8]) -> [UInt8] {
+        let md: OpaquePointer? = switch algorithm {
+        case .md5: EVP_md5()
+        case .sha1: EVP_sha1()
+        case .sha256: EVP_sha256()
+        case .sha512: EVP_sha512()
+        }
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        bytes.withUnsafeBufferPointer { input in
+            _ = EVP_Digest(input.baseAddress, input.count, &out, &length, md, nil)
+        }
+        return Array(out.prefix(Int(length)))
+    }
+
     /// HMAC-SHA256 of `message` under `key`.
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))

@@ -293,6 +293,7 @@ public enum Builtins {
         // Encoding
         t["encoding.b64encode"] = string1 { .string(Data($0.utf8).base64EncodedString()) }
         t["encoding.b64decode"] = string1 { s in Data(base64Encoded: s).map { .string(String(decoding: $0, as: UTF8.self)) } }
+        more(&t)
         return t
     }()
 }

@@ -42,6 +42,8 @@ public struct QLParser {
         var comments: [String] = []
         lexer.skipSpaceAndComments(&comments)
         guard lexer.index < lexer.bytes.count, let kind = try? lexer.next(), case .identifier(let word) = kind else { return "" }
+        // `filter(x, "a")` (no space before the parenthesis) is the function, not a statement.
+        if word.lowercased() == "filter", lexer.index < lexer.bytes.count, lexer.bytes[lexer.index] == UInt8(ascii: "(") { return "" }
         return word.uppercased()
     }
 
