@@ -102,6 +102,47 @@ extension Builtins {
             return UserAgent.parse(ua)[feature.lowercased()].map(QLValue.string)
         }
         t["useragent.map"] = string1 { ua in .map(UserAgent.parse(ua).mapValues(QLValue.string)) }
+        // ifcase(v1 IF c1, v2 IF c2, default): evaluated lazily by the evaluator; the entry fixes the arity.
+        t["ifcase"] = fn(1...Int.max) { _, _ in nil }
+        t["ifcase.when"] = fn(2...2) { _, _ in nil }
+        t["timebucket"] = fn(1...2) { a, c in
+            guard let v = a[0], let tm = DateMath.time(v, now: c.nowMs) else { return nil }
+            let unit = a.count == 2 ? (str(a[1]) ?? "day") : "day"
+            let d = DateMath.components(tm)
+            switch unit {
+            case "minute": return .time(DateMath.floorDiv(tm, 60_000) * 60_000)
+            case "hour": return .time(DateMath.floorDiv(tm, 3_600_000) * 3_600_000)
+            case "day": return .time(DateMath.floorDiv(tm, 86_400_000) * 86_400_000)
+            case "week": return .time(DateMath.floorDiv(tm, 86_400_000) * 86_400_000 - Int64(d.weekday) * 86_400_000)
+            case "month": return .time(Int64(DateMath.days(d.year, d.month, 1)) * 86_400_000)
+            case "year": return .time(Int64(DateMath.days(d.year, 1, 1)) * 86_400_000)
+            default: return nil
+            }
+        }
+        t["todate"] = fn(1...2) { a, c in
+            if a.count == 1 {
+                guard let v = first(a[0]) else { return nil }
+                return DateMath.time(v, now: c.nowMs).map(QLValue.time)
+            }
+            guard let layout = str(a[0]), let text = str(a[1]) else { return nil }
+            return GoLayout.parse(text, layout: layout).map(QLValue.time)
+        }
+        t["match"] = fn(1...Int.max) { a, c in
+            var out: [String: QLValue] = [:]
+            for p in a.compactMap({ str($0) }) where !p.isEmpty {
+                for (k, v) in c.fields where k.hasPrefix(p) && k.count > p.count { out[String(k.dropFirst(p.count))] = v }
+            }
+            return out.isEmpty ? nil : .map(out)
+        }
+        t["url.matchqs"] = fn(1...Int.max) { a, _ in
+            guard let s = str(a[0]), var u = WebFunctions.url(s), let host = u.host else { return nil }
+            let patterns = a.dropFirst().compactMap { str($0) }.prefix(20).compactMap { try? NSRegularExpression(pattern: String($0.prefix(200))) }
+            let kept = (u.queryItems ?? []).filter { item in
+                patterns.contains { $0.firstMatch(in: item.name, range: NSRange(item.name.startIndex..., in: item.name)) != nil }
+            }
+            u.queryItems = kept.isEmpty ? nil : kept
+            return .string(host + u.path + (u.percentEncodedQuery.map { "?" + $0 } ?? ""))
+        }
         t["json.jmespath"] = fn(2...2) { a, _ in
             guard let text = str(a[0]), let path = str(a[1]), let json = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else { return nil }
             return JSONPath.select(json, path)
@@ -307,5 +348,70 @@ enum JSONPath {
         case let o as [String: Any]: return .map(o.compactMapValues(value))
         default: return nil
         }
+    }
+}
+
+/// Go reference-time layouts (`"02/01/2006"`, `"2006-01-02 15:04:05"`, `"Jan 2, 2006 3:04 PM"`).
+enum GoLayout {
+    static let tokens = ["January", "Jan", "2006", "06", "01", "02", "15", "03", "04", "05", "PM", ".000", "-0700", "1", "2", "3"]
+
+    static func parse(_ text: String, layout: String) -> Int64? {
+        let s = Array(text), l = Array(layout)
+        var i = 0, j = 0
+        var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, millis = 0, offset = 0
+        var pm: Bool?
+        func number(_ maxDigits: Int) -> Int? {
+            var n = 0, count = 0
+            while i < s.count, count < maxDigits, let d = s[i].wholeNumberValue { n = n * 10 + d; i += 1; count += 1 }
+            return count > 0 ? n : nil
+        }
+        outer: while j < l.count {
+            for token in tokens where j + token.count <= l.count && String(l[j..<(j + token.count)]) == token {
+                j += token.count
+                switch token {
+                case "2006": guard let v = number(4) else { return nil }; year = v
+                case "06": guard let v = number(2) else { return nil }; year = 2000 + v
+                case "01", "1": guard let v = number(2) else { return nil }; month = v
+                case "02", "2": guard let v = number(2) else { return nil }; day = v
+                case "15": guard let v = number(2) else { return nil }; hour = v
+                case "03", "3": guard let v = number(2) else { return nil }; hour = v
+                case "04": guard let v = number(2) else { return nil }; minute = v
+                case "05": guard let v = number(2) else { return nil }; second = v
+                case ".000":
+                    guard i < s.count, s[i] == "." else { return nil }
+                    i += 1
+                    guard let v = number(3) else { return nil }
+                    millis = v
+                case "PM":
+                    guard i + 2 <= s.count else { return nil }
+                    let v = String(s[i..<(i + 2)]).uppercased()
+                    guard v == "AM" || v == "PM" else { return nil }
+                    pm = v == "PM"
+                    i += 2
+                case "-0700":
+                    guard i + 5 <= s.count, s[i] == "+" || s[i] == "-" else { return nil }
+                    let sign = s[i] == "-" ? -1 : 1
+                    i += 1
+                    guard let v = number(4) else { return nil }
+                    offset = sign * ((v / 100) * 60 + v % 100)
+                default: // month names
+                    let names = TimeFormat.months
+                    guard let k = names.firstIndex(where: { name in
+                        let candidate = token == "Jan" ? String(name.prefix(3)) : name
+                        return i + candidate.count <= s.count && String(s[i..<(i + candidate.count)]).lowercased() == candidate.lowercased()
+                    }) else { return nil }
+                    i += token == "Jan" ? 3 : names[k].count
+                    month = k + 1
+                }
+                continue outer
+            }
+            guard i < s.count, s[i] == l[j] else { return nil }
+            i += 1
+            j += 1
+        }
+        guard i == s.count, (1...12).contains(month), (1...DateMath.daysIn(month, year)).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        if let pm { hour = hour % 12 + (pm ? 12 : 0) }
+        let seconds = Int64(DateMath.days(year, month, day)) * 86400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset * 60)
+        return seconds * 1000 + Int64(millis)
     }
 }

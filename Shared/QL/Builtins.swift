@@ -254,10 +254,6 @@ public enum Builtins {
         }
         // Time
         t["now"] = fn(0...0) { _, c in .time(c.messageTimeMs ?? c.nowMs) }
-        t["todate"] = fn(1...1) { a, c in
-            guard let v = first(a[0]) else { return nil }
-            return DateMath.time(v, now: c.nowMs).map(QLValue.time)
-        }
         t["totimestamp"] = fn(1...1) { a, c in
             guard let v = first(a[0]), let t = DateMath.time(v, now: c.nowMs) else { return nil }
             return .int(DateMath.floorDiv(t, 1000))

@@ -64,6 +64,16 @@ public struct QLEvaluator {
                 return .strings(values.map { if case .string(let s) = $0 { s } else { "" } })
             }
             return .list(values.compactMap { $0 })
+        case .call("ifcase", let args):
+            // The first branch whose condition is true, else the plain (default) argument.
+            for arg in args {
+                if case .call("ifcase.when", let pair) = arg {
+                    if eval(pair[1]) == .bool(true) { return eval(pair[0]) }
+                } else {
+                    return eval(arg)
+                }
+            }
+            return nil
         case .call(let name, let args):
             guard let builtin = Builtins.table[name] else { return nil }
             return builtin.call(args.map { eval($0) }, context)

@@ -233,7 +233,13 @@ extension QLParser {
             index += 1
         } else {
             repeat {
-                args.append(try expression(0))
+                let arg = try expression(0)
+                // ifcase(value IF condition, ..., default)
+                if name.lowercased() == "ifcase", accept("IF") {
+                    args.append(.call("ifcase.when", [arg, try expression(0)]))
+                } else {
+                    args.append(arg)
+                }
             } while acceptComma()
             try expectKind(.rparen, "',' or ')' in the arguments of \(name)")
         }

@@ -94,6 +94,18 @@ public struct QLProgram: Sendable {
                     }
                     return .list(values.compactMap { $0 })
                 }
+            case .call("ifcase", let args):
+                let branches: [(Node?, Node)] = try args.map { arg throws(CompileError) in
+                    if case .call("ifcase.when", let pair) = arg { return (try compile(pair[1]), try compile(pair[0])) }
+                    return (nil, try compile(arg))
+                }
+                return { f in
+                    for (condition, value) in branches {
+                        guard let condition else { return value(f) }
+                        if condition(f) == .bool(true) { return value(f) }
+                    }
+                    return nil
+                }
             case .call(let name, let args):
                 guard let builtin = Builtins.table[name] else { return { _ in nil } }
                 let nodes = try args.map { x throws(CompileError) in try compile(x) }

@@ -51,3 +51,36 @@ import Testing
         #expect(SipHash.hash24(Array(0..<8), k0: k0, k1: k1) == 0x93f5_f579_9a93_2462)
     }
 }
+
+@Suite struct LyticsAdditionsTests {
+    static let cases: [(String, QLValue?)] = [
+        ("ifcase(\"gold\" IF score > 90, \"silver\" IF score > 50, \"bronze\")", .string("silver")),
+        ("ifcase(\"gold\" IF score > 99)", nil),
+        ("timebucket(todate(\"2026-11-29T13:45:00Z\"), \"hour\")", .time(1_795_910_400_000 + 13 * 3_600_000)),
+        ("timebucket(todate(\"2026-11-29T13:45:00Z\"), \"month\")", .time(1_793_491_200_000)),
+        ("todate(\"02/01/2006\", \"29/11/2026\")", .time(1_795_910_400_000)),
+        ("todate(\"Jan 2, 2006 3:04 PM\", \"Nov 29, 2026 1:05 PM\")", .time(1_795_910_400_000 + 13 * 3_600_000 + 5 * 60_000)),
+        ("todate(\"2006-01-02T15:04:05-0700\", \"2026-11-29T08:00:00-0500\")", .time(1_795_910_400_000 + 13 * 3_600_000)),
+        ("match(\"utm_\")", .map(["source": .string("news"), "medium": .string("email")])),
+        ("url.matchqs(\"https://x.com/p?utm_source=a&id=7&utm_medium=b\", \"^utm_\")", .string("x.com/p?utm_source=a&utm_medium=b")),
+        ("epochms()", .int(1_795_953_600_000 - 86_400_000)),
+    ]
+
+    @Test(arguments: cases)
+    func values(text: String, expected: QLValue?) throws {
+        guard case .expression(let e) = try QLParser.parse(text) else {
+            Issue.record("not an expression: \(text)")
+            return
+        }
+        let c = QLContext(fields: ["score": .int(70), "utm_source": .string("news"), "utm_medium": .string("email"), "other": .int(1)],
+                          messageTimeMs: 1_795_953_600_000 - 86_400_000, nowMs: 1_795_953_600_000)
+        #expect(QLEvaluator.evaluate(e, c) == expected, "\(text)")
+    }
+
+    @Test func ifcase_compiles_too() throws {
+        let f = try QLParser.parseFilter("FILTER ifcase(\"gold\" IF score > 90, \"silver\" IF score > 50, \"bronze\") == \"silver\"")
+        let p = try QLProgram(f)
+        #expect(p.matches(p.record(["score": .int(70)]), nowMs: 0))
+        #expect(!p.matches(p.record(["score": .int(95)]), nowMs: 0))
+    }
+}
