@@ -190,6 +190,12 @@ extension QLParser {
             index += 1
             return .literal(.null)
         case "NOT":
+            // `not(x)` written without a space is the function (it coerces "false", 0, ...).
+            let next = peek(1)
+            if case .lparen = next.kind, next.position.line == t.position.line, next.position.column == t.position.column + word.count {
+                index += 1
+                return try call(word, t)
+            }
             index += 1
             return .not(try expression(3))
         case "EXISTS":
