@@ -14,13 +14,33 @@ public struct QLProgram: Sendable {
 
     /// What a compiled node reads: the record's slots and the clocks.
     public struct Frame {
-        public let values: [QLValue?]
+        /// One record in slot order, or (when nil) row `row` of `columns`.
+        let values: [QLValue?]?
+        let columns: [[QLValue?]]?
+        let row: Int
         public let nowMs: Int64
         public let messageTimeMs: Int64?
+
         public init(values: [QLValue?], nowMs: Int64, messageTimeMs: Int64? = nil) {
             self.values = values
+            self.columns = nil
+            self.row = 0
             self.nowMs = nowMs
             self.messageTimeMs = messageTimeMs
+        }
+
+        init(columns: [[QLValue?]], row: Int, nowMs: Int64) {
+            self.values = nil
+            self.columns = columns
+            self.row = row
+            self.nowMs = nowMs
+            self.messageTimeMs = nil
+        }
+
+        @inline(__always)
+        func value(_ slot: Int) -> QLValue? {
+            if let values { return values[slot] }
+            return columns![slot][row]
         }
     }
 
@@ -50,6 +70,22 @@ public struct QLProgram: Sendable {
         root(Frame(values: values, nowMs: nowMs, messageTimeMs: messageTimeMs)) == .bool(true)
     }
 
+    /// Column-major records (one array per slot, each the same length): evaluates every row and
+    /// returns the matching row numbers. Scanning a store laid out this way reads each field
+    /// sequentially (a full-audience backfill).
+    public func matchingRows(columns: [[QLValue?]], nowMs: Int64) -> [Int] {
+        precondition(columns.count == slots.count, "one column per slot")
+        let rows = columns.first?.count ?? 0
+        var out: [Int] = []
+        for row in 0..<rows where root(Frame(columns: columns, row: row, nowMs: nowMs)) == .bool(true) { out.append(row) }
+        return out
+    }
+
+    /// Column-major storage for `profiles`, in slot order.
+    public func columns(_ profiles: [[String: QLValue]]) -> [[QLValue?]] {
+        slots.map { name in profiles.map { $0[name] } }
+    }
+
     struct Builder {
         let includes: (String) -> FilterStatement?
         var slots: [String] = []
@@ -69,16 +105,16 @@ public struct QLProgram: Sendable {
                 if parts.count > 1 {
                     let s = slot(parts[0])
                     let key = parts[1...].joined(separator: ".")
-                    return { f in if case .map(let m)? = f.values[s] { m[key] } else { nil } }
+                    return { f in if case .map(let m)? = f.value(s) { m[key] } else { nil } }
                 }
                 let name = parts[0]
                 let whole = slot(name)
-                guard let dot = name.firstIndex(of: ".") else { return { f in f.values[whole] } }
+                guard let dot = name.firstIndex(of: ".") else { return { f in f.value(whole) } }
                 let head = slot(String(name[..<dot]))
                 let key = String(name[name.index(after: dot)...])
                 return { f in
-                    if let v = f.values[whole] { return v }
-                    if case .map(let m)? = f.values[head] { return m[key] }
+                    if let v = f.value(whole) { return v }
+                    if case .map(let m)? = f.value(head) { return m[key] }
                     return nil
                 }
             case .list(let items):
