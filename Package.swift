@@ -34,6 +34,7 @@ let package = Package(
 
         .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto"], path: "Services/Collector", exclude: ["Main"]),
         .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
+        .target(name: "Resolver", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
         .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL"], path: "Services/CLI"),
 
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport"], path: "Tests/CollectorTests"),
         .testTarget(name: "QLTests", dependencies: ["QL"], path: "Tests/QLTests"),
+        .testTarget(name: "ResolverTests", dependencies: ["Resolver", "QL"], path: "Tests/ResolverTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

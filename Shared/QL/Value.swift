@@ -77,7 +77,7 @@ public enum QLValue: Sendable, Hashable {
         }
     }
 
-    static func parseNumber(_ s: String) -> Double? {
+    public static func parseNumber(_ s: String) -> Double? {
         var cleaned = ""
         for c in s where !"$,€£ ".contains(c) { cleaned.append(c) }
         guard !cleaned.isEmpty else { return nil }
@@ -88,7 +88,7 @@ public enum QLValue: Sendable, Hashable {
     }
 
     /// `"true"`, `"t"`, `"1"`, ... as a bool.
-    static func parseBool(_ s: String) -> Bool? {
+    public static func parseBool(_ s: String) -> Bool? {
         switch s.lowercased() {
         case "true", "t", "1", "yes", "y": true
         case "false", "f", "0", "no", "n": false

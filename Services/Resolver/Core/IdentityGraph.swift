@@ -1,0 +1,305 @@
+import Crypto
+import QL
+
+/// An identifier: an identity field and one of its values.
+public struct Identifier: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var field: String
+    public var value: String
+    public init(_ field: String, _ value: String) {
+        self.field = field
+        self.value = value
+    }
+    public var description: String { "\(field)=\(value)" }
+    public static func < (a: Identifier, b: Identifier) -> Bool { (a.field, a.value) < (b.field, b.value) }
+}
+
+/// One event after mapping: its identifiers, field values and time.
+public struct MappedEvent: Sendable {
+    public var id: String
+    public var stream: String
+    public var timeMs: Int64
+    public var identifiers: [Identifier]
+    public var values: [String: QLValue]
+
+    public init(id: String, stream: String, timeMs: Int64, identifiers: [Identifier], values: [String: QLValue]) {
+        self.id = id
+        self.stream = stream
+        self.timeMs = timeMs
+        self.identifiers = identifiers
+        self.values = values
+    }
+}
+
+/// A resolved profile.
+public struct Profile: Sendable, Equatable {
+    public struct Held: Sendable, Equatable {
+        public var value: String
+        public var lastSeenMs: Int64
+    }
+
+    public let id: String
+    public var createdMs: Int64
+    public var updatedMs: Int64
+    /// Identity field → values held, oldest first by last sight.
+    public var identities: [String: [Held]] = [:]
+    public var fields: [String: FieldState] = [:]
+    public var eventCount = 0
+    public var streams: Set<String> = []
+    public var conflicts: [Identifier] = []
+    public var version: Int64 = 0
+    /// Profiles absorbed into this one (by merges), in order.
+    public var merged: [String] = []
+
+    public var identifierCount: Int { identities.values.reduce(0) { $0 + $1.count } }
+    public func holds(_ id: Identifier) -> Bool { identities[id.field]?.contains { $0.value == id.value } ?? false }
+}
+
+/// What one event did.
+public struct Resolution: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case applied(profile: String)
+        case duplicate
+        case noIdentifier
+    }
+    public var outcome: Outcome
+    /// Profiles whose content changed (the anchor), absorbed by merges, and identifiers refused.
+    public var changed: [String] = []
+    public var absorbed: [String] = []
+    public var conflicts: [Identifier] = []
+    public var released: [Identifier] = []
+}
+
+/// The identity graph and profiles of one account, changed only by `apply` (deterministic: the
+/// same events in the same order give the same state).
+public struct IdentityGraph: Sendable {
+    public let account: String
+    public var schema: IdentitySchema
+    public private(set) var profiles: [String: Profile] = [:]
+    public private(set) var owner: [Identifier: String] = [:]
+    /// Per identity key: merges and conflicts it caused.
+    public private(set) var mergesByKey: [String: Int] = [:]
+    public private(set) var conflictsByKey: [String: Int] = [:]
+    public private(set) var eventsWithoutIdentity = 0
+    private var seenEvents: [String: Int64] = [:]
+    private var newestEventMs: Int64 = .min
+
+    public init(account: String, schema: IdentitySchema) {
+        self.account = account
+        self.schema = schema
+    }
+
+    /// The profile that holds `identifier`, if any.
+    public func profile(for identifier: Identifier) -> Profile? {
+        owner[identifier].flatMap { profiles[$0] }
+    }
+
+    /// A deterministic id for a profile first anchored by `identifier`.
+    func newProfileID(_ identifier: Identifier) -> String {
+        var id = "p_" + String(Digest.hex(Digest.sha256(Array("\(account)/\(identifier.field)=\(identifier.value)".utf8))).prefix(20))
+        while profiles[id] != nil { id += "x" }
+        return id
+    }
+
+    public mutating func apply(_ event: MappedEvent) -> Resolution {
+        // Rule 8: duplicate event ids within the window are applied once.
+        if let seen = seenEvents[event.id], abs(seen - event.timeMs) <= schema.dedupeWindowMs { return Resolution(outcome: .duplicate) }
+        seenEvents[event.id] = event.timeMs
+        if event.timeMs > newestEventMs {
+            newestEventMs = event.timeMs
+            if seenEvents.count > 100_000 {
+                let cutoff = newestEventMs - schema.dedupeWindowMs
+                seenEvents = seenEvents.filter { $0.value >= cutoff }
+            }
+        }
+        // Rule 1: identifiers are the identity-key values minus blocked ones.
+        var ids: [(key: IdentityKey, id: Identifier)] = []
+        for identifier in Set(event.identifiers) {
+            guard let key = schema.key(identifier.field), !key.isBlocked(identifier.value) else { continue }
+            ids.append((key, identifier))
+        }
+        guard !ids.isEmpty else {
+            eventsWithoutIdentity += 1
+            return Resolution(outcome: .noIdentifier)
+        }
+        // Rule 2: order by rank, then key, then value; the strongest anchors the event.
+        ids.sort { ($0.key.rank, $0.id.field, $0.id.value) < ($1.key.rank, $1.id.field, $1.id.value) }
+        var result = Resolution(outcome: .applied(profile: ""))
+        result.released = expireTTL(ids.map(\.id), at: event.timeMs)
+        var anchor: String
+        if let existing = owner[ids[0].id] {
+            anchor = existing
+            touch(ids[0].id, in: anchor, at: event.timeMs)
+        } else {
+            anchor = newProfileID(ids[0].id)
+            profiles[anchor] = Profile(id: anchor, createdMs: event.timeMs, updatedMs: event.timeMs)
+            result.released += attach(ids[0].id, key: ids[0].key, to: anchor, at: event.timeMs)
+        }
+        // Rule 3: the other identifiers attach, or merge their profiles in, unless that conflicts.
+        for (key, identifier) in ids.dropFirst() {
+            if let other = owner[identifier] {
+                if other == anchor {
+                    touch(identifier, in: anchor, at: event.timeMs)
+                    continue
+                }
+                if let problem = mergeProblem(profiles[anchor]!, profiles[other]!) {
+                    _ = problem
+                    conflict(identifier, key: key, on: anchor, &result)
+                    continue
+                }
+                let absorbedID = (profiles[anchor]!.createdMs, anchor) <= (profiles[other]!.createdMs, other) ? other : anchor
+                // A profile made for this very event and merged straight away was never published.
+                let wasPublished = profiles[absorbedID]!.version > 0
+                let survivor = merge(anchor, other)
+                mergesByKey[key.field, default: 0] += 1
+                if wasPublished { result.absorbed.append(absorbedID) }
+                anchor = survivor
+                touch(identifier, in: anchor, at: event.timeMs)
+            } else {
+                if let problem = attachProblem(identifier, key: key, profiles[anchor]!) {
+                    _ = problem
+                    conflict(identifier, key: key, on: anchor, &result)
+                    continue
+                }
+                result.released += attach(identifier, key: key, to: anchor, at: event.timeMs)
+            }
+        }
+        // Rule 4: field values, ordered by event time through the merge operators.
+        var profile = profiles[anchor]!
+        for (name, value) in event.values {
+            let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
+            profile.fields[name] = FieldMerge.apply(spec, profile.fields[name], value, at: event.timeMs)
+        }
+        profile.eventCount += 1
+        profile.streams.insert(event.stream)
+        profile.createdMs = min(profile.createdMs, event.timeMs)
+        profile.updatedMs = max(profile.updatedMs, event.timeMs)
+        profile.version += 1
+        profiles[anchor] = profile
+        result.outcome = .applied(profile: anchor)
+        result.changed = [anchor]
+        return result
+    }
+
+    private mutating func conflict(_ identifier: Identifier, key: IdentityKey, on profile: String, _ result: inout Resolution) {
+        // Rule 7: count conflicts per profile and per key; the identifier stays where it was.
+        conflictsByKey[key.field, default: 0] += 1
+        if !profiles[profile]!.conflicts.contains(identifier) { profiles[profile]!.conflicts.append(identifier) }
+        result.conflicts.append(identifier)
+    }
+
+    private mutating func touch(_ identifier: Identifier, in profile: String, at time: Int64) {
+        guard var held = profiles[profile]!.identities[identifier.field], let i = held.firstIndex(where: { $0.value == identifier.value }) else { return }
+        let entry = Profile.Held(value: identifier.value, lastSeenMs: max(held[i].lastSeenMs, time))
+        held.remove(at: i)
+        // Keep values ordered by last sight (oldest first) for eviction.
+        let at = held.firstIndex { $0.lastSeenMs > entry.lastSeenMs } ?? held.endIndex
+        held.insert(entry, at: at)
+        profiles[profile]!.identities[identifier.field] = held
+    }
+
+    /// Why `identifier` cannot join `profile`, or nil.
+    func attachProblem(_ identifier: Identifier, key: IdentityKey, _ profile: Profile) -> String? {
+        let held = profile.identities[identifier.field]?.count ?? 0
+        switch (key.kind, key.onFull) {
+        case (.string, _): if held >= 1 { return "already holds a value of \(key.field)" }
+        case (.set, .reject): if held >= key.capacity { return "\(key.field) is at its capacity of \(key.capacity)" }
+        case (.set, .evictOldest): return nil
+        }
+        if key.onFull != .evictOldest, countedIdentifiers(profile) + 1 > schema.maxIdentifiers { return "more than \(schema.maxIdentifiers) identifiers" }
+        return nil
+    }
+
+    func countedIdentifiers(_ profile: Profile) -> Int {
+        profile.identities.reduce(0) { total, entry in
+            schema.key(entry.key)?.onFull == .evictOldest && schema.key(entry.key)?.kind == .set ? total : total + entry.value.count
+        }
+    }
+
+    /// Why `a` and `b` cannot merge, or nil.
+    func mergeProblem(_ a: Profile, _ b: Profile) -> String? {
+        for key in schema.keys {
+            let x = Set((a.identities[key.field] ?? []).map(\.value)), y = Set((b.identities[key.field] ?? []).map(\.value))
+            let union = x.union(y)
+            switch (key.kind, key.onFull) {
+            case (.string, _): if union.count > 1 { return "two values of \(key.field)" }
+            case (.set, .reject): if union.count > key.capacity { return "\(key.field) over its capacity" }
+            case (.set, .evictOldest): continue
+            }
+        }
+        if countedIdentifiers(a) + countedIdentifiers(b) > schema.maxIdentifiers { return "more than \(schema.maxIdentifiers) identifiers" }
+        return nil
+    }
+
+    /// Attaches an unowned identifier; returns identifiers released by eviction.
+    private mutating func attach(_ identifier: Identifier, key: IdentityKey, to profile: String, at time: Int64) -> [Identifier] {
+        owner[identifier] = profile
+        var held = profiles[profile]!.identities[identifier.field] ?? []
+        held.append(Profile.Held(value: identifier.value, lastSeenMs: time))
+        held.sort { ($0.lastSeenMs, $0.value) < ($1.lastSeenMs, $1.value) }
+        var released: [Identifier] = []
+        if key.kind == .set, key.onFull == .evictOldest {
+            while held.count > key.capacity {
+                let gone = held.removeFirst()
+                let id = Identifier(identifier.field, gone.value)
+                owner[id] = nil
+                released.append(id)
+            }
+        }
+        profiles[profile]!.identities[identifier.field] = held
+        return released
+    }
+
+    /// Rule 5: the older profile (first event time, then id) survives; returns its id.
+    private mutating func merge(_ x: String, _ y: String) -> String {
+        let a = profiles[x]!, b = profiles[y]!
+        let (survivor, absorbed) = (a.createdMs, a.id) <= (b.createdMs, b.id) ? (a, b) : (b, a)
+        var merged = survivor
+        for (field, values) in absorbed.identities {
+            for held in values { owner[Identifier(field, held.value)] = survivor.id }
+            var all = (merged.identities[field] ?? []) + values
+            all.sort { ($0.lastSeenMs, $0.value) < ($1.lastSeenMs, $1.value) }
+            if let key = schema.key(field), key.kind == .set, key.onFull == .evictOldest {
+                while all.count > key.capacity {
+                    let gone = all.removeFirst()
+                    owner[Identifier(field, gone.value)] = nil
+                }
+            }
+            merged.identities[field] = all
+        }
+        for (name, state) in absorbed.fields {
+            let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: state.value))
+            merged.fields[name] = merged.fields[name].map { FieldMerge.combine(spec, $0, state) } ?? state
+        }
+        merged.eventCount += absorbed.eventCount
+        merged.streams.formUnion(absorbed.streams)
+        merged.conflicts += absorbed.conflicts.filter { !merged.conflicts.contains($0) }
+        merged.createdMs = min(merged.createdMs, absorbed.createdMs)
+        merged.updatedMs = max(merged.updatedMs, absorbed.updatedMs)
+        merged.merged += (absorbed.version > 0 ? [absorbed.id] : []) + absorbed.merged
+        merged.version = max(merged.version, absorbed.version) + 1
+        profiles[absorbed.id] = nil
+        profiles[survivor.id] = merged
+        return survivor.id
+    }
+
+    /// Rule 6: releases identifiers of keys with a ttl that were not seen for that long (event
+    /// time). Checked where it matters — the event's own identifiers and its anchor profile — so
+    /// applying an event stays proportional to the event, not to the graph.
+    private mutating func expireTTL(_ identifiers: [Identifier], at now: Int64) -> [Identifier] {
+        var released: [Identifier] = []
+        for identifier in identifiers {
+            guard let key = schema.key(identifier.field), let days = key.ttlDays, let profile = owner[identifier] else { continue }
+            let cutoff = now - Int64(days) * 86_400_000
+            released += expire(profile: profile, key: key, cutoff: cutoff)
+        }
+        return released.sorted()
+    }
+
+    private mutating func expire(profile: String, key: IdentityKey, cutoff: Int64) -> [Identifier] {
+        guard let held = profiles[profile]?.identities[key.field] else { return [] }
+        let gone = held.filter { $0.lastSeenMs < cutoff }
+        for h in gone { owner[Identifier(key.field, h.value)] = nil }
+        profiles[profile]!.identities[key.field] = held.filter { $0.lastSeenMs >= cutoff }
+        return gone.map { Identifier(key.field, $0.value) }
+    }
+}
