@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
         .target(name: "Resolver", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
-        .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL"], path: "Services/CLI"),
+        .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL", "Resolver"], path: "Services/CLI"),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], path: "Tests/RuntimeTests"),

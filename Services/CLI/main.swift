@@ -11,6 +11,7 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("account", "create, list and show accounts", AccountCommand.usage),
     ("apikey", "create, list and revoke API keys", APIKeyCommand.usage),
     ("ql", "check and evaluate FilterQL / LQL / expressions", QLCommand.usage),
+    ("resolve", "run identity resolution offline on NDJSON events", ResolveCommand.usage),
     ("version", "print versions", "usage: cdp version"),
 ]
 
@@ -53,6 +54,7 @@ func runCommand(_ command: String, _ arguments: [String], usage: String) async -
         case "account": try await AccountCommand.run(&context)
         case "apikey": try await APIKeyCommand.run(&context)
         case "ql": try await QLCommand.run(&context)
+        case "resolve": try await ResolveCommand.run(&context)
         case "version":
             try context.finish()
             print("cdp \(CDPVersion.current) (QL \(QL.languageVersion))")

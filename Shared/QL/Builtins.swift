@@ -4,7 +4,7 @@ import Foundation
 /// failed to evaluate arrive as nil; returning nil means "not ok".
 public struct Builtin: Sendable {
     public let arity: ClosedRange<Int>
-    let call: @Sendable ([QLValue?], QLContext) -> QLValue?
+    public let call: @Sendable ([QLValue?], QLContext) -> QLValue?
 }
 
 /// The function library (names lower-case; see docs/ql.md for what each does).

@@ -29,6 +29,27 @@ public struct QLParser {
         return statement
     }
 
+    /// Several statements separated by `;` (a mapping file holds one SELECT per stream).
+    public static func parseAll(_ text: String) throws(QLError) -> [QLStatement] {
+        var lexer = Lexer(text, singleQuoteIsIdentifier: false)
+        var parser = QLParser(tokens: try lexer.tokens())
+        var out: [QLStatement] = []
+        while true {
+            if case .eof = parser.peek.kind { break }
+            switch parser.peek.keyword {
+            case "SELECT": out.append(.select(try parser.selectStatement()))
+            case "FILTER": out.append(.filter(try parser.filterStatement()))
+            default: throw parser.error("expected SELECT or FILTER, found \(parser.describe(parser.peek))")
+            }
+            if case .semicolon = parser.peek.kind {
+                parser.index += 1
+                continue
+            }
+            guard case .eof = parser.peek.kind else { throw parser.error("expected ';' between statements, found \(parser.describe(parser.peek))") }
+        }
+        return out
+    }
+
     /// Parses only a FILTER statement.
     public static func parseFilter(_ text: String) throws(QLError) -> FilterStatement {
         guard case .filter(let f) = try parse(text) else {

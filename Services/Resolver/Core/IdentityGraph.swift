@@ -14,7 +14,7 @@ public struct Identifier: Hashable, Sendable, Comparable, CustomStringConvertibl
 }
 
 /// One event after mapping: its identifiers, field values and time.
-public struct MappedEvent: Sendable {
+public struct MappedEvent: Sendable, Equatable {
     public var id: String
     public var stream: String
     public var timeMs: Int64

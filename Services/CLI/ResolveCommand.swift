@@ -1,0 +1,75 @@
+import Foundation
+import Model
+import QL
+import Resolver
+import Runtime
+
+/// `cdp resolve --schema FILE [--events FILE]`: the resolver's pure core, offline.
+enum ResolveCommand {
+    static let usage = """
+    usage: cdp resolve [--schema FILE] [--events FILE|-] [--account ID]
+
+    Runs the identity rules and mappings offline on NDJSON events (records as on cdp.events, or
+    plain objects with "stream", "ts", "data") and prints the resulting profiles as NDJSON, then
+    a summary on stderr. Without --schema the default web schema applies.
+    """
+
+    static func run(_ context: inout CLIContext) async throws {
+        let schemaPath = context.reader.optionalString(flag: "--schema")
+        let eventsPath = context.reader.string(flag: "--events", default: "-")
+        let account = context.reader.string(flag: "--account", default: "default")
+        try context.finish()
+        var schema = AccountSchema.defaultSchema()
+        if let schemaPath {
+            guard let data = FileManager.default.contents(atPath: schemaPath) else { throw CommandFailure(message: "cannot read \(schemaPath)", code: 66) }
+            do {
+                schema = try AccountSchema.parse(try JSONParser().parse(Array(data)))
+            } catch {
+                throw CommandFailure(message: "\(schemaPath): \(error)", code: 65)
+            }
+        }
+        guard let input = eventsPath == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: eventsPath) else {
+            throw CommandFailure(message: "cannot open \(eventsPath)", code: 66)
+        }
+        var graph = IdentityGraph(account: account, schema: schema.identity)
+        var lines = LineSplitter.Buffered()
+        var lineNumber = 0, applied = 0, rejected = 0, filtered = 0, duplicates = 0
+        func handle(_ line: String) {
+            lineNumber += 1
+            guard let value = try? JSONParser().parse(line), case .object(var o) = value else {
+                rejected += 1
+                CLIContext.eprint("line \(lineNumber): not a JSON object")
+                return
+            }
+            if o["aid"] == nil { o["aid"] = .string(account) }
+            if o["stream"] == nil { o["stream"] = "web" }
+            guard let event = try? EventRecord.parse(JSONValue.object(o).serializedBytes(), fallbackID: "line-\(lineNumber)", fallbackTimestampMs: 0) else {
+                rejected += 1
+                CLIContext.eprint("line \(lineNumber): not an event (needs stream and a data object)")
+                return
+            }
+            switch EventMapper.map(event, schema: schema) {
+            case .failure(.filtered): filtered += 1
+            case .failure(let e):
+                rejected += 1
+                CLIContext.eprint("line \(lineNumber): \(e)")
+            case .success(let mapped):
+                switch graph.apply(mapped).outcome {
+                case .duplicate: duplicates += 1
+                case .applied: applied += 1
+                case .noIdentifier: break
+                }
+            }
+        }
+        while true {
+            let chunk = input.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            for line in lines.feed(Array(chunk)) { handle(line) }
+        }
+        for line in lines.finish() { handle(line) }
+        var out = ""
+        for profile in graph.profiles.values.sorted(by: { $0.id < $1.id }) { out += profile.json(account: account).serialized() + "\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        CLIContext.eprint("\(lineNumber) events: \(applied) applied, \(duplicates) duplicates, \(filtered) dropped by WHERE, \(graph.eventsWithoutIdentity) without identity, \(rejected) rejected; \(graph.profiles.count) profiles")
+    }
+}

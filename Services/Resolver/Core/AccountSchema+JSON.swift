@@ -1,0 +1,61 @@
+import QL
+import Runtime
+
+extension AccountSchema {
+    /// Reads a schema document:
+    /// `{"identity_keys":[{"field","rank","kind":"string"|"set","capacity","on_full":"reject"|"evict_oldest",
+    ///   "ttl_days","blocked":[...]}], "fields":[{"name","kind","merge_op"}], "max_identifiers":50,
+    ///   "mappings":"SELECT ... ; SELECT ..."}`. Missing parts take the defaults.
+    public static func parse(_ json: JSONValue) throws(ValidationError) -> AccountSchema {
+        guard case .object(let o) = json else { throw .invalid("a schema is a JSON object") }
+        let defaults = AccountSchema.defaultSchema()
+        var keys = defaults.identity.keys
+        if let raw = o["identity_keys"] {
+            guard let list = raw.arrayValue, !list.isEmpty else { throw .invalid("identity_keys must be a non-empty list") }
+            keys = []
+            for (i, item) in list.enumerated() {
+                guard let field = item["field"]?.stringValue, !field.isEmpty else { throw .invalid("identity_keys[\(i)].field is required") }
+                guard let rank = item["rank"]?.intValue, rank >= 1 else { throw .invalid("identity_keys[\(i)].rank must be an integer ≥ 1") }
+                guard let kind = IdentityKey.Kind(rawValue: item["kind"]?.stringValue ?? "string") else { throw .invalid("identity_keys[\(i)].kind must be string or set") }
+                guard let onFull = IdentityKey.OnFull(rawValue: item["on_full"]?.stringValue ?? "reject") else { throw .invalid("identity_keys[\(i)].on_full must be reject or evict_oldest") }
+                let capacity = Int(item["capacity"]?.intValue ?? (kind == .set ? 10 : 1))
+                guard capacity >= 1, capacity <= 10_000 else { throw .invalid("identity_keys[\(i)].capacity must be 1 to 10000") }
+                let ttl = item["ttl_days"]?.intValue.map(Int.init)
+                if let ttl, ttl < 1 { throw .invalid("identity_keys[\(i)].ttl_days must be ≥ 1") }
+                var blocked = IdentityKey.defaultBlocked
+                if let extra = item["blocked"]?.arrayValue { blocked.formUnion(extra.compactMap(\.stringValue).map { $0.lowercased() }) }
+                if keys.contains(where: { $0.field == field }) { throw .invalid("identity key \(field) given twice") }
+                keys.append(IdentityKey(field: field, rank: Int(rank), kind: kind, capacity: capacity, onFull: onFull, ttlDays: ttl, blocked: blocked))
+            }
+        }
+        var fields: [FieldSpec] = []
+        for (i, item) in (o["fields"]?.arrayValue ?? []).enumerated() {
+            guard let name = item["name"]?.stringValue, let kind = item["kind"]?.stringValue else { throw .invalid("fields[\(i)] needs name and kind") }
+            guard LQLKinds.kinds.contains(kind) else { throw .invalid("fields[\(i)].kind '\(kind)' is not an LQL kind") }
+            let op = item["merge_op"]?.stringValue
+            if let op, !mergeOp(op, suits: kind) { throw .invalid("fields[\(i)]: merge_op \(op) does not suit kind \(kind)") }
+            fields.append(FieldSpec(name: name, kind: kind, mergeOp: op))
+        }
+        let maxIdentifiers = Int(o["max_identifiers"]?.intValue ?? 50)
+        guard maxIdentifiers >= 1, maxIdentifiers <= 10_000 else { throw .invalid("max_identifiers must be 1 to 10000") }
+        let identity = IdentitySchema(keys: keys, fields: fields, maxIdentifiers: maxIdentifiers)
+        return try AccountSchema(identity: identity, mappingText: o["mappings"]?.stringValue ?? defaultMappingText)
+    }
+}
+
+extension Profile {
+    /// The profile as published: id, version, identities, fields, merged ids and meta.
+    public func json(account: String) -> JSONValue {
+        var identities: [String: JSONValue] = [:]
+        for (field, held) in self.identities where !held.isEmpty { identities[field] = .array(held.map { .string($0.value) }) }
+        return [
+            "v": 1, "aid": .string(account), "id": .string(id), "version": .int(version),
+            "created": .string(Timestamp.rfc3339Millis(epochMs: createdMs)), "updated": .string(Timestamp.rfc3339Millis(epochMs: updatedMs)),
+            "identities": .object(identities),
+            "fields": .object(fields.mapValues(\.value.json)),
+            "merged": .array(merged.map(JSONValue.string)),
+            "meta": ["events": .int(Int64(eventCount)), "streams": .array(streams.sorted().map(JSONValue.string)),
+                     "_num_conflicts": .int(Int64(conflicts.count)), "conflicts": .array(conflicts.map { .string($0.description) })],
+        ]
+    }
+}

@@ -1,0 +1,170 @@
+import Model
+import QL
+import Runtime
+
+/// An account's schema: fields, identity keys and stream mappings (LQL).
+public struct AccountSchema: Sendable {
+    public var identity: IdentitySchema
+    /// Stream → its SELECT mappings.
+    public var mappings: [String: [SelectStatement]]
+    /// The LQL text the mappings came from.
+    public var mappingText: String
+
+    /// Identity fields recognised by name in streams without a mapping.
+    public static let defaultIdentityFields = ["user_id", "email", "_uid"]
+
+    public enum ValidationError: Error, Equatable, CustomStringConvertible {
+        case lql(QLError)
+        case invalid(String)
+        public var description: String {
+            switch self {
+            case .lql(let e): "mappings: \(e)"
+            case .invalid(let m): m
+            }
+        }
+    }
+
+    public init(identity: IdentitySchema, mappingText: String) throws(ValidationError) {
+        self.identity = identity
+        self.mappingText = mappingText
+        var mappings: [String: [SelectStatement]] = [:]
+        let statements: [QLStatement]
+        do throws(QLError) {
+            statements = try QLParser.parseAll(mappingText)
+        } catch {
+            throw .lql(error)
+        }
+        for statement in statements {
+            guard case .select(let s) = statement else { throw .invalid("mappings hold SELECT statements only") }
+            for column in s.columns where column.mergeOp != nil && column.kind != nil {
+                if !Self.mergeOp(column.mergeOp!, suits: column.kind!) {
+                    throw .invalid("field \(column.name): MERGEOP \(column.mergeOp!) does not suit KIND \(column.kind!)")
+                }
+            }
+            mappings[s.from, default: []].append(s)
+        }
+        self.mappings = mappings
+        // Fields declared in mappings (KIND/MERGEOP) join the schema's field list.
+        for statement in mappings.values.flatMap({ $0 }) {
+            for column in statement.columns where self.identity.fields[column.name] == nil && identity.key(column.name) == nil {
+                if let kind = column.kind {
+                    self.identity.fields[column.name] = FieldSpec(name: column.name, kind: kind, mergeOp: column.mergeOp)
+                }
+            }
+        }
+    }
+
+    /// Whether a merge operator can combine values of a kind.
+    public static func mergeOp(_ op: String, suits kind: String) -> Bool {
+        let map = kind.hasPrefix("map[")
+        let collection = kind.hasPrefix("[]") || kind == "ts[]string"
+        switch op {
+        case "latest", "oldest": return true
+        case "min", "max": return ["int", "number", "date"].contains(kind)
+        case "sum": return ["int", "number", "map[string]int", "map[string]number"].contains(kind)
+        case "merge": return map || collection
+        case "latestmap", "oldestmap": return map
+        case "mapmin", "mapmax": return kind == "map[string]int" || kind == "map[string]number" || kind == "map[string]time"
+        default: return false
+        }
+    }
+
+    /// Lytics's default web mapping: identities user_id (rank 1), email (rank 2, normalised) and
+    /// the cookie _uid (set, evict_oldest, 20), plus visit counts and times, paths seen, hourly
+    /// activity, channels and last activity per channel.
+    public static let defaultMappingText = """
+    SELECT
+        user_id                        AS user_id
+      , email(email)                   AS email
+      , _uid                           AS _uid
+      , count(_uid)                    AS visitct       KIND int              MERGEOP sum
+      , now()                          AS first_visit   KIND date             MERGEOP oldest
+      , now()                          AS last_visit    KIND date             MERGEOP latest
+      , set(path(url))                 AS urls          KIND []string         MERGEOP merge
+      , valuect(hourofweek())          AS hourly        KIND map[string]int   MERGEOP sum
+      , set("web")                     AS channels      KIND []string         MERGEOP merge
+      , map("web", now())              AS last_channel_activities KIND map[string]time MERGEOP latestmap
+    FROM web
+    INTO user
+    BY user_id OR email OR _uid
+    ALIAS default_web
+    """
+
+    public static func defaultSchema() -> AccountSchema {
+        let identity = IdentitySchema(keys: [
+            IdentityKey(field: "user_id", rank: 1),
+            IdentityKey(field: "email", rank: 2),
+            IdentityKey(field: "_uid", rank: 3, kind: .set, capacity: 20, onFull: .evictOldest),
+        ])
+        // The default text is a constant that parses (tested).
+        return try! AccountSchema(identity: identity, mappingText: defaultMappingText)
+    }
+}
+
+/// Turns a raw event into identifiers and field values through the account's mappings.
+public enum EventMapper {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        /// The mapping's WHERE dropped the event (not an error; counted).
+        case filtered
+        case badData(String)
+        public var description: String {
+            switch self {
+            case .filtered: "dropped by the mapping's WHERE"
+            case .badData(let m): m
+            }
+        }
+    }
+
+    /// Event data as record values (JSON integers → int, fractions → number, ...).
+    public static func fields(_ data: [String: JSONValue]) -> [String: QLValue] {
+        var out: [String: QLValue] = [:]
+        for (k, v) in data { if let q = QLValue(json: v) { out[k] = q } }
+        return out
+    }
+
+    /// Maps one event. Date math and `now()` use the event's own time, never the wall clock.
+    public static func map(_ event: EventRecord, schema: AccountSchema) -> Result<MappedEvent, Failure> {
+        let context = QLContext(fields: fields(event.data), messageTimeMs: event.timestampMs, nowMs: event.timestampMs)
+        var identifiers: [Identifier] = []
+        var values: [String: QLValue] = [:]
+        if let statements = schema.mappings[event.stream] {
+            var anyRow = false
+            for statement in statements {
+                guard let row = QLEvaluator.select(statement, context) else { continue }
+                anyRow = true
+                for (name, value) in row {
+                    if schema.identity.key(name) != nil {
+                        identifiers += identityValues(value).map { Identifier(name, $0) }
+                    } else {
+                        values[name] = value
+                    }
+                }
+            }
+            if !anyRow { return .failure(.filtered) }
+        } else {
+            // No mapping for this stream: identities by name, other top-level scalars as latest.
+            for (name, value) in context.fields {
+                if schema.identity.key(name) != nil || AccountSchema.defaultIdentityFields.contains(name) {
+                    guard schema.identity.key(name) != nil else { continue }
+                    let normalised: QLValue = name == "email" ? (Builtins.table["email"]!.call([value], context) ?? value) : value
+                    identifiers += identityValues(normalised).map { Identifier(name, $0) }
+                } else {
+                    switch value {
+                    case .int, .number, .bool, .string, .time: values[name] = value
+                    default: continue
+                    }
+                }
+            }
+        }
+        return .success(MappedEvent(id: event.id, stream: event.stream, timeMs: event.timestampMs, identifiers: identifiers, values: values))
+    }
+
+    static func identityValues(_ value: QLValue) -> [String] {
+        switch value {
+        case .strings(let xs): xs
+        case .list(let xs): xs.map(\.stringForm)
+        case .null: []
+        default: [value.stringForm]
+        }
+    }
+}
