@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "cdp-devbroker", targets: ["DevBroker"]),
         .executable(name: "cdp", targets: ["CLI"]),
         .executable(name: "cdp-collector", targets: ["CollectorDaemon"]),
+        .executable(name: "cdp-resolver", targets: ["ResolverDaemon"]),
     ],
     targets: [
         // librdkafka from Debian (apt-get install librdkafka-dev). Only Shared/Log/RDKafka/ imports it.
@@ -31,10 +32,13 @@ let package = Package(
         .target(name: "QL", dependencies: ["Model", "Crypto"], path: "Shared/QL"),
         .target(name: "Log", dependencies: ["CRdKafka", "Runtime", "Model"], path: "Shared/Log"),
         .target(name: "HTTP", dependencies: ["Runtime"], path: "Shared/HTTP"),
+        // What every daemon shares: the cdp.config view and authentication.
+        .target(name: "Pipeline", dependencies: ["Log", "Model", "Runtime", "HTTP", "Crypto"], path: "Shared/Pipeline"),
 
-        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto"], path: "Services/Collector", exclude: ["Main"]),
+        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline"], path: "Services/Collector", exclude: ["Main"]),
         .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
-        .target(name: "Resolver", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver"),
+        .target(name: "Resolver", dependencies: ["QL", "Model", "Crypto", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Resolver", exclude: ["Main"]),
+        .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
         .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL", "Resolver"], path: "Services/CLI"),
 
@@ -43,9 +47,9 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "LogTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/LogTests"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport"], path: "Tests/CollectorTests"),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport", "Pipeline"], path: "Tests/CollectorTests"),
         .testTarget(name: "QLTests", dependencies: ["QL"], path: "Tests/QLTests"),
-        .testTarget(name: "ResolverTests", dependencies: ["Resolver", "QL"], path: "Tests/ResolverTests"),
+        .testTarget(name: "ResolverTests", dependencies: ["Resolver", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Tests/ResolverTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

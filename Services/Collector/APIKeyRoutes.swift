@@ -1,5 +1,6 @@
 import Crypto
 import HTTP
+import Pipeline
 import Model
 import Runtime
 

@@ -1,4 +1,5 @@
 import HTTP
+import Pipeline
 import Log
 import Model
 import Runtime

@@ -1,3 +1,4 @@
+import Pipeline
 import Log
 import Model
 import Runtime

@@ -51,11 +51,16 @@ public struct ConsumerOptions: Sendable {
 public struct RebalanceHooks: Sendable {
     public var onAssign: @Sendable ([TopicPartition]) -> Void
     public var onRevoke: @Sendable ([TopicPartition]) -> Void
+    /// Where reading starts on newly assigned partitions (e.g. `Offset.beginning` to rebuild
+    /// state from the log); partitions left out start at the committed offset.
+    public var startOffsets: @Sendable ([TopicPartition]) -> [TopicPartition: Int64]
 
     public init(onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in },
-                onRevoke: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }) {
+                onRevoke: @escaping @Sendable ([TopicPartition]) -> Void = { _ in },
+                startOffsets: @escaping @Sendable ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }) {
         self.onAssign = onAssign
         self.onRevoke = onRevoke
+        self.startOffsets = startOffsets
     }
 }
 

@@ -1,6 +1,7 @@
 import Collector
 import Foundation
 import HTTP
+import Pipeline
 import Log
 import Model
 import Runtime

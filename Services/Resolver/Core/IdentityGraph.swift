@@ -65,6 +65,10 @@ public struct Resolution: Sendable, Equatable {
     /// Profiles whose content changed (the anchor), absorbed by merges, and identifiers refused.
     public var changed: [String] = []
     public var absorbed: [String] = []
+    /// The version each absorbed profile had last (its deleted record must be newer).
+    public var absorbedVersions: [String: Int64] = [:]
+    /// The profile that absorbed them (the anchor at the end of the event).
+    public var survivor: String?
     public var conflicts: [Identifier] = []
     public var released: [Identifier] = []
 }
@@ -148,10 +152,13 @@ public struct IdentityGraph: Sendable {
                 }
                 let absorbedID = (profiles[anchor]!.createdMs, anchor) <= (profiles[other]!.createdMs, other) ? other : anchor
                 // A profile made for this very event and merged straight away was never published.
-                let wasPublished = profiles[absorbedID]!.version > 0
+                let absorbedVersion = profiles[absorbedID]!.version
                 let survivor = merge(anchor, other)
                 mergesByKey[key.field, default: 0] += 1
-                if wasPublished { result.absorbed.append(absorbedID) }
+                if absorbedVersion > 0 {
+                    result.absorbed.append(absorbedID)
+                    result.absorbedVersions[absorbedID] = absorbedVersion
+                }
                 anchor = survivor
                 touch(identifier, in: anchor, at: event.timeMs)
             } else {
@@ -177,6 +184,7 @@ public struct IdentityGraph: Sendable {
         profiles[anchor] = profile
         result.outcome = .applied(profile: anchor)
         result.changed = [anchor]
+        result.survivor = anchor
         return result
     }
 

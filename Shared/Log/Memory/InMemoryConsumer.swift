@@ -90,8 +90,12 @@ public final class InMemoryConsumer: LogConsumer {
             return free.map { ($0, resolve(Offset.stored, for: $0, in: &s)) }
         }
         if !gained.isEmpty {
-            local.withLock { l in for (tp, offset) in gained { l.positions[tp] = offset } }
             hooks.onAssign(gained.map(\.0))
+            let starts = hooks.startOffsets(gained.map(\.0))
+            let resolved: [(TopicPartition, Int64)] = log.state.withLock { s in
+                gained.map { tp, stored in (tp, starts[tp].map { resolve($0, for: tp, in: &s) } ?? stored) }
+            }
+            local.withLock { l in for (tp, offset) in resolved { l.positions[tp] = offset } }
         }
     }
 

@@ -82,6 +82,15 @@ final class RDKafkaContext: Sendable {
                     // The hook runs before fetching starts: the daemon restores state here.
                     hooks.onAssign(list)
                     context.assignment.withLock { $0.formUnion(list) }
+                    if let partitions {
+                        let starts = hooks.startOffsets(list)
+                        for i in 0..<Int(partitions.pointee.cnt) {
+                            let e = partitions.pointee.elems[i]
+                            if let offset = starts[TopicPartition(String(cString: e.topic), e.partition)] {
+                                partitions.pointee.elems[i].offset = offset
+                            }
+                        }
+                    }
                     if rd_kafka_rebalance_protocol(rk).map({ String(cString: $0) }) == "COOPERATIVE" {
                         if let e = rd_kafka_incremental_assign(rk, partitions) { rd_kafka_error_destroy(e) }
                     } else {

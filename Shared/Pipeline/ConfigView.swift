@@ -11,6 +11,7 @@ public final class ConfigView: Service, @unchecked Sendable {
     public let name = "config-view"
     private let client: any LogClient
     private let topic: String
+    private let clientID: String
     private let logger: Logger
     private let state = Locked(ConfigState())
 
@@ -28,7 +29,8 @@ public final class ConfigView: Service, @unchecked Sendable {
     private let applied: Counter
     private let rejected: Counter
 
-    public init(client: any LogClient, topics: PipelineTopics, logger: Logger, metrics: MetricsRegistry) {
+    public init(client: any LogClient, topics: PipelineTopics, logger: Logger, metrics: MetricsRegistry, clientID: String = "cdp-config-view") {
+        self.clientID = clientID
         self.client = client
         self.topic = topics.config
         self.logger = logger
@@ -44,7 +46,7 @@ public final class ConfigView: Service, @unchecked Sendable {
     public var isCaughtUp: Bool { progress.withLock { $0.caughtUp } }
 
     public func run() async throws {
-        let consumer = try client.makeConsumer(ConsumerOptions(groupID: nil, clientID: "cdp-collector-config"))
+        let consumer = try client.makeConsumer(ConsumerOptions(groupID: nil, clientID: clientID))
         let partition = TopicPartition(topic, 0)
         try consumer.assign([partition: Offset.beginning])
         await follow(consumer, partition)
@@ -84,7 +86,7 @@ public final class ConfigView: Service, @unchecked Sendable {
     }
 
     /// Applies records in order and wakes the writers waiting for them.
-    func apply(_ records: [ConsumerRecord]) {
+    public func apply(_ records: [ConsumerRecord]) {
         var changes: [(Int64, ConfigChange)] = []
         state.withLock { s in
             for r in records {

@@ -1,0 +1,70 @@
+import HTTP
+import Model
+import Pipeline
+import QL
+import Runtime
+
+extension ResolverApp {
+    /// The resolver's HTTP API (port 8081; `read` role or the operator).
+    public var router: Router {
+        var router = Router()
+        router.get("/api/entity/user/{field}/{value}") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let principal):
+                let field = request[parameter: "field"] ?? "", value = request[parameter: "value"] ?? ""
+                let found = state.withLock { s in s.graphs[principal.account]?.profile(for: Identifier(field, value)) }
+                guard let profile = found else { return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'") }
+                var json = profile.json(account: principal.account)
+                if let wanted = request.query("fields")?.split(separator: ",").map(String.init), case .object(var o) = json,
+                   case .object(let fields)? = o["fields"] {
+                    o["fields"] = .object(fields.filter { wanted.contains($0.key) })
+                    json = .object(o)
+                }
+                return .json(200, data: json)
+            }
+        }
+        router.get("/api/identity/stats") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let principal):
+                let stats: JSONValue = state.withLock { s in
+                    guard let g = s.graphs[principal.account] else { return ["profiles": 0, "keys": [:]] }
+                    var keys: [String: JSONValue] = [:]
+                    for key in g.schema.keys {
+                        keys[key.field] = ["rank": .int(Int64(key.rank)), "merges": .int(Int64(g.mergesByKey[key.field] ?? 0)),
+                                           "conflicts": .int(Int64(g.conflictsByKey[key.field] ?? 0))]
+                    }
+                    return ["profiles": .int(Int64(g.profiles.count)), "identifiers": .int(Int64(g.owner.count)),
+                            "events_without_identity": .int(Int64(g.eventsWithoutIdentity)), "keys": .object(keys)]
+                }
+                return .json(200, data: stats)
+            }
+        }
+        router.get("/api/stream") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let principal):
+                let streams = state.withLock { $0.streams[principal.account] ?? [:] }
+                let data = streams.keys.sorted().map { name -> JSONValue in
+                    let st = streams[name]!
+                    return ["stream": .string(name), "events": .int(Int64(st.events)), "last_event": .string(Timestamp.rfc3339Millis(epochMs: st.lastEventMs)),
+                            "without_identity": .int(Int64(st.withoutIdentity)), "dead_lettered": .int(Int64(st.deadLettered)),
+                            "dropped_by_where": .int(Int64(st.filtered)), "fields_seen": .object(st.fieldsSeen)]
+                }
+                return .json(200, data: .array(data))
+            }
+        }
+        router.get("/api/stream/{name}/events") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let principal):
+                let limit = min(20, max(1, Int(request.query("limit") ?? "20") ?? 20))
+                let recent = state.withLock { $0.streams[principal.account]?[request[parameter: "name"] ?? ""]?.recent ?? [] }
+                return .json(200, data: .array(Array(recent.suffix(limit))))
+            }
+        }
+        router.mountOperations(service: "cdp-resolver", metrics: metrics) { [self] in readiness }
+        return router
+    }
+}

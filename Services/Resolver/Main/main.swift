@@ -1,0 +1,52 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Resolver
+import Runtime
+
+let usage = """
+usage: cdp-resolver [--brokers HOST:PORT] [--http-addr HOST:PORT] [--admin-token TOKEN] [--topic-prefix P] [--log-level L]
+
+Consumes cdp.events and cdp.config, resolves identities per account with its schema, and
+publishes every changed profile to cdp.profiles. Rebuilds its partitions from the log at start
+(not ready until caught up) and publishes only past the committed offset. Settings: CDP_BROKERS,
+CDP_HTTP_ADDR (default :8081), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX, CDP_LOG_LEVEL, CDP_INSTANCE_ID,
+CDP_RESOLVER_GROUP (default cdp-resolver).
+"""
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+var reader = ConfigReader(arguments: arguments)
+let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8081", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+var settings = ResolverSettings()
+settings.topics = PipelineTopics(prefix: common.topicPrefix)
+settings.adminToken = common.adminToken
+settings.instanceID = common.instanceID
+settings.groupID = reader.string(env: "CDP_RESOLVER_GROUP", flag: "--group", default: "cdp-resolver")
+settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
+do {
+    try reader.finish()
+} catch {
+    exitWithConfigError(error, program: "cdp-resolver")
+}
+let logger = Logger(label: "resolver", level: common.logLevel).with(["instance": common.instanceID])
+let metrics = MetricsRegistry()
+let app: ResolverApp
+do {
+    app = try ResolverApp(client: KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])), settings: settings, logger: logger, metrics: metrics)
+} catch {
+    logger.error("cannot start", ["error": "\(error)"])
+    exit(ExitCode.config)
+}
+let server = HTTPServer(address: common.httpAddress, router: app.router, logger: logger.with(["component": "http"]), metrics: metrics)
+logger.info("starting", ["brokers": common.brokers, "http": common.httpAddress.description])
+do {
+    try await ServiceGroup(services: app.services + [server], logger: logger).run()
+} catch {
+    logger.error("stopped with an error", ["error": "\(error)"])
+    exit(1)
+}

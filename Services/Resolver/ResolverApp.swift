@@ -1,0 +1,90 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Pipeline
+import QL
+import Runtime
+
+/// Settings of the resolver beyond the shared daemon settings.
+public struct ResolverSettings: Sendable {
+    public var topics = PipelineTopics()
+    public var adminToken: String?
+    public var instanceID = "resolver"
+    public var groupID = "cdp-resolver"
+    public var sessionTimeoutMs = 10_000
+    public init() {}
+}
+
+/// The resolver: consumes cdp.events (rebuilding each assigned partition from its beginning,
+/// producing only past the committed offset), resolves identities, publishes profiles.
+public final class ResolverApp: Sendable {
+    public let settings: ResolverSettings
+    public let view: ConfigView
+    let client: any LogClient
+    let producer: any LogProducer
+    let logger: Logger
+    let metrics: MetricsRegistry
+    let auth: Authenticator
+    let state = Locked(ResolverStateData())
+    let progress = Locked(Progress())
+    let eventsApplied: Counter
+    let profilesPublished: Counter
+    let deadLettered: Counter
+
+    struct Progress {
+        var assigned: Set<TopicPartition> = []
+        /// Committed offset per partition (where output resumes), once known.
+        var committed: [TopicPartition: Int64] = [:]
+        /// Next offset to process per partition.
+        var position: [TopicPartition: Int64] = [:]
+        var everAssigned = false
+    }
+
+    public init(client: any LogClient, settings: ResolverSettings, logger: Logger, metrics: MetricsRegistry) throws {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+        view = ConfigView(client: client, topics: settings.topics, logger: logger.with(["component": "config"]), metrics: metrics,
+                          clientID: "cdp-resolver-config-\(settings.instanceID)")
+        producer = try client.makeProducer(ProducerOptions(clientID: "cdp-resolver-\(settings.instanceID)", maxInFlight: 200_000, lingerMs: 5))
+        auth = Authenticator(adminToken: settings.adminToken, view: view)
+        eventsApplied = metrics.counter("resolver_events_total", help: "Events applied to identity graphs")
+        profilesPublished = metrics.counter("resolver_profiles_published_total", help: "Profile records written to cdp.profiles")
+        deadLettered = metrics.counter("resolver_deadletter_total", help: "Events sent to cdp.deadletter")
+    }
+
+    /// Ready when the configuration is current and every assigned partition has been replayed up
+    /// to its committed offset.
+    public var readiness: Readiness {
+        if !view.isCaughtUp { return .notReady("configuration view is catching up") }
+        return progress.withLock { p in
+            if !p.everAssigned { return .notReady("waiting for partitions of \(settings.topics.events)") }
+            for tp in p.assigned {
+                guard let committed = p.committed[tp] else { return .notReady("reading the committed offset of \(tp)") }
+                if (p.position[tp] ?? 0) < committed { return .notReady("rebuilding \(tp) (\(p.position[tp] ?? 0) of \(committed))") }
+            }
+            return .ready
+        }
+    }
+
+    public var services: [any Service] {
+        let producer = self.producer
+        return [
+            ClosureService(name: "producer") {
+                await waitForCancellation()
+                await producer.close(timeoutMs: 10_000)
+            },
+            view,
+            ClosureService(name: "resolver") { [self] in try await consume() },
+        ]
+    }
+
+    /// The schema of an account: its current `schema` document, else the default web schema.
+    func schema(for account: String) -> AccountSchema {
+        let doc = view.read { $0.document(ConfigKey(account: account, kind: "schema", id: "current")) }
+        guard let doc, let parsed = try? AccountSchema.parse(.object(doc.body)) else { return AccountSchema.defaultSchema() }
+        return parsed
+    }
+}

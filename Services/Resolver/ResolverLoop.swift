@@ -1,0 +1,164 @@
+import Foundation
+import Log
+import Model
+import QL
+import Runtime
+
+extension ResolverApp {
+    /// The consumer loop. Each assigned partition is read from its beginning: records before the
+    /// group's committed offset only rebuild state; records after it also publish.
+    func consume() async throws {
+        let consumer = try client.makeConsumer(ConsumerOptions(groupID: settings.groupID, clientID: "cdp-resolver-\(settings.instanceID)",
+                                                               sessionTimeoutMs: settings.sessionTimeoutMs))
+        let topic = settings.topics.events
+        try consumer.subscribe([topic], hooks: RebalanceHooks(
+            onAssign: { [self] tps in
+                progress.withLock { p in
+                    p.everAssigned = true
+                    p.assigned.formUnion(tps)
+                    for tp in tps { p.position[tp] = 0; p.committed[tp] = nil }
+                }
+                logger.info("partitions assigned; rebuilding from the log", ["partitions": tps.map(\.description).joined(separator: ",")])
+            },
+            onRevoke: { [self] tps in
+                progress.withLock { p in p.assigned.subtract(tps) }
+                let revoked = Set(tps.map(\.partition))
+                state.withLock { s in
+                    for (account, partition) in s.accountPartition where revoked.contains(partition) {
+                        s.graphs[account] = nil
+                        s.accountPartition[account] = nil
+                    }
+                }
+                logger.info("partitions revoked; their accounts' state dropped", ["partitions": tps.map(\.description).joined(separator: ",")])
+            },
+            startOffsets: { tps in Dictionary(uniqueKeysWithValues: tps.map { ($0, Offset.beginning) }) }))
+        while !Task.isCancelled {
+            // Schemas come from cdp.config: wait for it before the first event.
+            if !view.isCaughtUp {
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            let records: [ConsumerRecord]
+            do {
+                records = try await consumer.poll(max: 2000, timeoutMs: 100)
+            } catch LogError.closed {
+                break
+            } catch {
+                logger.warning("poll failed", ["error": "\(error)"])
+                continue
+            }
+            let unknown = progress.withLock { p in p.assigned.filter { p.committed[$0] == nil } }
+            if !unknown.isEmpty {
+                let committed = (try? await consumer.committed(Array(unknown))) ?? [:]
+                progress.withLock { p in for tp in unknown { p.committed[tp] = committed[tp] ?? 0 } }
+            }
+            if records.isEmpty { continue }
+            let outputs = process(records)
+            if !outputs.records.isEmpty {
+                let results = await producer.send(outputs.records)
+                if results.contains(where: { if case .failure = $0 { true } else { false } }) {
+                    // Not committed: the same outputs are produced again after a restart (versions make that harmless).
+                    logger.error("publishing failed; offsets not committed", ["records": String(outputs.records.count)])
+                    continue
+                }
+                profilesPublished.inc(UInt64(outputs.records.count))
+            }
+            if !outputs.commits.isEmpty {
+                do {
+                    try await consumer.commit(outputs.commits)
+                    progress.withLock { p in for (tp, o) in outputs.commits { p.committed[tp] = max(p.committed[tp] ?? 0, o) } }
+                } catch {
+                    logger.warning("commit failed", ["error": "\(error)"])
+                }
+            }
+        }
+        await consumer.close()
+    }
+
+    struct Outputs {
+        var records: [ProducerRecord] = []
+        var commits: [TopicPartition: Int64] = [:]
+    }
+
+    /// Applies records in order; returns what to publish and commit (only for live records).
+    func process(_ records: [ConsumerRecord]) -> Outputs {
+        var out = Outputs()
+        let committed = progress.withLock { $0.committed }
+        var schemas: [String: AccountSchema] = [:]
+        var latest: [String: (key: String, value: [UInt8])] = [:] // the last output per key in this batch
+        var order: [String] = []
+        func emit(_ key: String, _ value: [UInt8]) {
+            if latest[key] == nil { order.append(key) }
+            latest[key] = (key, value)
+        }
+        for record in records {
+            let tp = record.topicPartition
+            let live = record.offset >= (committed[tp] ?? Int64.max)
+            progress.withLock { $0.position[tp] = record.offset + 1 }
+            if live { out.commits[tp] = record.offset + 1 }
+            let event: EventRecord
+            do throws(EventRecord.ParseError) {
+                event = try EventRecord.parse(record.value ?? [], fallbackID: "\(record.topic)-\(record.partition)-\(record.offset)",
+                                              fallbackTimestampMs: record.timestampMs)
+            } catch {
+                if live { deadLetter(record, reason: "\(error)", into: &out) }
+                continue
+            }
+            let account = event.account
+            let schema = schemas[account] ?? self.schema(for: account)
+            schemas[account] = schema
+            let mapped: MappedEvent
+            switch EventMapper.map(event, schema: schema) {
+            case .success(let m): mapped = m
+            case .failure(.filtered):
+                state.withLock { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }
+                continue
+            case .failure(let e):
+                if live { deadLetter(record, reason: "\(e)", into: &out) }
+                continue
+            }
+            let (resolution, profiles) = state.withLock { s -> (Resolution, [Profile]) in
+                s.accountPartition[account] = record.partition
+                var graph = s.graphs[account] ?? IdentityGraph(account: account, schema: schema.identity)
+                graph.schema = schema.identity
+                let r = graph.apply(mapped)
+                let changed = r.changed.compactMap { graph.profiles[$0] }
+                s.graphs[account] = graph
+                var stats = s.streams[account, default: [:]][event.stream, default: StreamStats()]
+                stats.events += 1
+                stats.lastEventMs = max(stats.lastEventMs, event.timestampMs)
+                if r.outcome == .noIdentifier { stats.withoutIdentity += 1 }
+                for (k, v) in event.data where stats.fieldsSeen.count < 50 && stats.fieldsSeen[k] == nil { stats.fieldsSeen[k] = v }
+                stats.recent.append(event.json)
+                if stats.recent.count > 20 { stats.recent.removeFirst(stats.recent.count - 20) }
+                s.streams[account, default: [:]][event.stream] = stats
+                return (r, changed)
+            }
+            eventsApplied.inc()
+            guard live else { continue }
+            for profile in profiles {
+                emit("\(account)/\(profile.id)", profile.json(account: account).serializedBytes())
+            }
+            for absorbed in resolution.absorbed {
+                let tombstone: JSONValue = ["v": 1, "aid": .string(account), "id": .string(absorbed), "deleted": true,
+                                            "merged_into": .string(resolution.survivor ?? ""), "version": .int((resolution.absorbedVersions[absorbed] ?? 0) + 1)]
+                emit("\(account)/\(absorbed)", tombstone.serializedBytes())
+            }
+        }
+        // Within a batch only the newest state of each profile is published (versions only grow).
+        for key in order {
+            out.records.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: latest[key]!.value))
+        }
+        return out
+    }
+
+    func deadLetter(_ record: ConsumerRecord, reason: String, into out: inout Outputs) {
+        deadLettered.inc()
+        let value: JSONValue = ["v": 1, "source": ["topic": .string(record.topic), "partition": .int(Int64(record.partition)), "offset": .int(record.offset)],
+                                "reason": .string(reason), "original": .string(record.valueString ?? "")]
+        out.records.append(ProducerRecord(topic: settings.topics.deadletter, key: record.key, value: value.serializedBytes()))
+        if let aid = (try? JSONParser().parse(record.value ?? []))?["aid"]?.stringValue, let stream = (try? JSONParser().parse(record.value ?? []))?["stream"]?.stringValue {
+            state.withLock { $0.streams[aid, default: [:]][stream, default: StreamStats()].deadLettered += 1 }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import Model
+import Runtime
+
+/// Counters per stream for `GET /api/stream`.
+public struct StreamStats: Sendable, Equatable {
+    public var events = 0
+    public var lastEventMs: Int64 = 0
+    public var withoutIdentity = 0
+    public var deadLettered = 0
+    public var filtered = 0
+    /// Field → an example value (first 50 fields seen).
+    public var fieldsSeen: [String: JSONValue] = [:]
+    /// The last raw events (at most 20).
+    public var recent: [JSONValue] = []
+}
+
+/// Everything the resolver holds, behind one lock: graphs per account, where each account's
+/// events come from, stream statistics.
+public struct ResolverStateData: Sendable {
+    public var graphs: [String: IdentityGraph] = [:]
+    public var accountPartition: [String: Int32] = [:]
+    public var streams: [String: [String: StreamStats]] = [:] // account → stream → stats
+}

@@ -1,0 +1,150 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Pipeline
+import Resolver
+import Runtime
+import Testing
+
+let resolverToken = "resolver-admin-token-0123456789"
+
+/// A resolver on an in-memory log.
+final class ResolverRun: @unchecked Sendable {
+    let app: ResolverApp
+    let tasks: [Task<Void, Error>]
+
+    init(log: InMemoryLog) throws {
+        var settings = ResolverSettings()
+        settings.adminToken = resolverToken
+        app = try ResolverApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()), metrics: MetricsRegistry())
+        tasks = app.services.map { s in Task { try await s.run() } }
+    }
+
+    func waitReady() async throws {
+        for _ in 0..<400 {
+            if app.readiness == .ready { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailureError("resolver not ready: \(app.readiness)")
+    }
+
+    func stop() async {
+        for t in tasks.reversed() {
+            t.cancel()
+            _ = try? await t.value
+        }
+    }
+}
+
+struct TestFailureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func makeLog() async throws -> InMemoryLog {
+    let log = InMemoryLog(defaultPartitions: 4)
+    try await log.makeAdmin().createTopics(PipelineTopics().specs(partitions: 4).map { TopicSpec(name: $0.name, partitions: $0.partitions) })
+    return log
+}
+
+func send(_ log: InMemoryLog, _ events: [EventRecord]) async throws {
+    let p = try log.makeProducer(ProducerOptions())
+    for e in events { _ = try await p.send(ProducerRecord(topic: "cdp.events", key: Array(e.account.utf8), value: e.serialized())) }
+}
+
+/// The latest record per key on cdp.profiles (the compacted view).
+func profilesView(_ log: InMemoryLog) -> [String: String] {
+    var view: [String: String] = [:]
+    for p in 0..<4 {
+        for r in log.records(TopicPartition("cdp.profiles", Int32(p))) { view[r.keyString ?? ""] = r.valueString ?? "" }
+    }
+    return view
+}
+
+func webEvents(_ range: Range<Int>) -> [EventRecord] {
+    range.map { i in
+        var data: [String: JSONValue] = ["_uid": .string("c\(i % 7)"), "url": .string("/p\(i % 3)")]
+        if i % 5 == 4 { data["email"] = .string("user\(i % 3)@x.com") }
+        return EventRecord(account: "acme", stream: "web", id: "e\(i)", timestampMs: 1_795_000_000_000 + Int64(i) * 60_000, data: data)
+    }
+}
+
+func waitUntil(_ condition: () -> Bool) async throws {
+    for _ in 0..<500 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
+}
+
+@Suite(.serialized) struct ResolverServiceTests {
+    @Test func eventsBecomeProfiles_mergesPublishDeletedRecords_andTheAPIFindsThem() async throws {
+        let log = try await makeLog()
+        try await send(log, [
+            EventRecord(account: "acme", stream: "web", id: "1", timestampMs: 1000, data: ["_uid": "c1", "url": "/pricing"]),
+            EventRecord(account: "acme", stream: "web", id: "2", timestampMs: 2000, data: ["_uid": "c2"]),
+            EventRecord(account: "acme", stream: "web", id: "3", timestampMs: 3000, data: ["_uid": "c2", "email": "ada@x.com"]),
+            EventRecord(account: "acme", stream: "web", id: "4", timestampMs: 4000, data: ["_uid": "c1", "email": "ada@x.com"]),
+        ])
+        let run = try ResolverRun(log: log)
+        try await run.waitReady()
+        try await waitUntil { profilesView(log).count >= 2 }
+        let view = profilesView(log)
+        let live = try view.values.map { try JSONParser().parse($0) }.filter { $0["deleted"] == nil }
+        let deleted = try view.values.map { try JSONParser().parse($0) }.filter { $0["deleted"] == .bool(true) }
+        #expect(live.count == 1)
+        #expect(deleted.count == 1)
+        #expect(Set(live[0]["identities"]?["_uid"]?.arrayValue?.compactMap(\.stringValue) ?? []) == ["c1", "c2"])
+        #expect(deleted[0]["merged_into"] == live[0]["id"])
+
+        let response = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/ada@x.com?fields=urls&aid=acme",
+                                                               headers: HTTPHeaders([("Authorization", "Bearer \(resolverToken)"), ("Host", "t")])))
+        #expect(response.status == 200)
+        let body = try JSONParser().parse(response.body)
+        #expect(body["data"]?["fields"] == ["urls": ["/pricing"]])
+        let missing = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/nobody@x.com", headers: HTTPHeaders([("Authorization", resolverToken)])))
+        #expect(missing.status == 404)
+        let stats = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/identity/stats?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))
+        #expect(try JSONParser().parse(stats.body)["data"]?["keys"]?["_uid"]?["merges"] == 2)
+        await run.stop()
+    }
+
+    @Test func badEvents_goToTheDeadLetterTopic_andProcessingContinues() async throws {
+        let log = try await makeLog()
+        let p = try log.makeProducer(ProducerOptions())
+        _ = try await p.send(ProducerRecord(topic: "cdp.events", key: "acme", value: "not json"))
+        try await send(log, [EventRecord(account: "acme", stream: "web", id: "1", timestampMs: 1000, data: ["_uid": "c1"])])
+        let run = try ResolverRun(log: log)
+        try await run.waitReady()
+        try await waitUntil { profilesView(log).count == 1 }
+        let dead = (0..<4).flatMap { log.records(TopicPartition("cdp.deadletter", Int32($0))) }
+        #expect(dead.count == 1)
+        #expect(dead.first?.valueString?.contains("\"original\":\"not json\"") == true)
+        #expect(profilesView(log).count == 1)
+        await run.stop()
+    }
+
+    @Test func restartMidStream_endsWithTheSameProfiles_asARunWithoutTheKill() async throws {
+        // Reference: one uninterrupted run.
+        let reference = try await makeLog()
+        try await send(reference, webEvents(0..<120))
+        let one = try ResolverRun(log: reference)
+        try await one.waitReady()
+        try await waitUntil { (0..<4).reduce(0) { $0 + reference.records(TopicPartition("cdp.profiles", Int32($1))).count } > 0 && one.app.readiness == .ready }
+        try await Task.sleep(for: .milliseconds(300))
+        await one.stop()
+
+        // Interrupted: part of the stream, stop, the rest, restart with the same group.
+        let log = try await makeLog()
+        try await send(log, webEvents(0..<50))
+        let first = try ResolverRun(log: log)
+        try await first.waitReady()
+        try await Task.sleep(for: .milliseconds(300))
+        await first.stop()
+        try await send(log, webEvents(50..<120))
+        let second = try ResolverRun(log: log)
+        try await second.waitReady()
+        try await Task.sleep(for: .milliseconds(500))
+        await second.stop()
+
+        #expect(profilesView(log) == profilesView(reference))
+        #expect(!profilesView(log).isEmpty)
+    }
+}
