@@ -1,0 +1,88 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Runtime
+import TestSupport
+import Testing
+
+/// A `cdp-resolver` process.
+final class ResolverProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let url: String
+
+    private init(child: ChildProcess, url: String) {
+        self.child = child
+        self.url = url
+    }
+
+    static func start(brokers: String) async throws -> ResolverProcess {
+        let port = freePort()
+        let env = ["CDP_BROKERS": brokers, "CDP_ADMIN_TOKEN": CollectorProcess.token, "CDP_HTTP_ADDR": "127.0.0.1:\(port)",
+                   "CDP_LOG_LEVEL": "warning", "CDP_SESSION_TIMEOUT_MS": "6000"]
+        let child = try ChildProcess(BuildProducts.path("cdp-resolver"), [], environment: env)
+        let url = "http://127.0.0.1:\(port)"
+        let client = HTTPClient(timeoutSeconds: 2)
+        for _ in 0..<300 {
+            if let r = try? await client.send("GET", url + "/readyz"), r.status == 200 { return ResolverProcess(child: child, url: url) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        child.signal(SIGKILL)
+        throw TestFailure("cdp-resolver did not become ready: \(child.stderr.suffix(2000))")
+    }
+
+    func stop() async -> Int32 {
+        child.signal(SIGTERM)
+        return await child.wait(timeout: 30)
+    }
+
+    deinit {
+        if child.process.isRunning { child.signal(SIGKILL) }
+    }
+}
+
+@Suite struct ResolverEndToEndTests {
+    @Test func postedEvents_becomeOneStitchedProfile_onCdpProfilesAndTheAPI() async throws {
+        let broker = try await DevBrokerProcess.start()
+        let collector = try await CollectorProcess.start(brokers: broker.bootstrap)
+        let resolver = try await ResolverProcess.start(brokers: broker.bootstrap)
+        let client = HTTPClient(timeoutSeconds: 10)
+        let auth = [("Authorization", "Bearer \(CollectorProcess.token)")]
+        #expect(try await client.send("POST", collector.url + "/api/account", headers: auth, body: Array(#"{"id":"acme"}"#.utf8)).status == 201)
+        let events = """
+        {"_uid":"c1","url":"https://shop.example/pricing","_ts":1795000000}
+        {"_uid":"c2","url":"https://shop.example/docs","_ts":1795000060}
+        {"_uid":"c2","email":"Ada <ADA@example.com>","url":"https://shop.example/signup","_ts":1795000120}
+        {"_uid":"c1","email":"ada@example.com","_ts":1795000180}
+        """
+        let posted = try await client.send("POST", collector.url + "/collect/json/web?aid=acme", headers: auth, body: Array(events.utf8))
+        #expect(posted.status == 200)
+        var profile: JSONValue?
+        for _ in 0..<100 {
+            let r = try await client.send("GET", resolver.url + "/api/entity/user/email/ada@example.com?aid=acme", headers: auth)
+            if r.status == 200, let p = try JSONParser().parse(r.body)["data"], p["meta"]?["events"] == 4 {
+                profile = p
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(profile != nil)
+        #expect(Set(profile?["identities"]?["_uid"]?.arrayValue?.compactMap(\.stringValue) ?? []) == ["c1", "c2"])
+        #expect(profile?["fields"]?["urls"] == ["/pricing", "/docs", "/signup"])
+        #expect(profile?["fields"]?["visitct"] == 4)
+        // Read cdp.profiles with kcat: the stitched profile and the absorbed one's deleted record.
+        if let kcat = which("kcat") {
+            let read = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-C", "-t", "cdp.profiles", "-e", "-q", "-f", "%k\t%s\n"])
+            var view: [String: JSONValue] = [:]
+            for line in read.stdout.split(separator: "\n") {
+                let parts = line.split(separator: "\t", maxSplits: 1)
+                view[String(parts[0])] = try JSONParser().parse(String(parts[1]))
+            }
+            #expect(view["acme/\(profile?["id"]?.stringValue ?? "")"]?["meta"]?["events"] == 4)
+            #expect(view.values.filter { $0["deleted"] == .bool(true) }.count == 1)
+        }
+        #expect(await resolver.stop() == 0)
+        #expect(await collector.stop() == 0)
+        #expect(await broker.stop() == 0)
+    }
+}
