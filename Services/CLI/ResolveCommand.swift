@@ -1,7 +1,7 @@
 import Foundation
 import Model
 import QL
-import Resolver
+import IdentityCore
 import Runtime
 
 /// `cdp resolve --schema FILE [--events FILE]`: the resolver's pure core, offline.

@@ -48,6 +48,7 @@ public final class CollectorApp: Sendable {
         mountAPIKeys(&router)
         mountSegment(&router)
         mountBulk(&router)
+        mountSchema(&router)
         let view = self.view
         let producer = self.producer
         let unavailableAfter = settings.unavailableAfterMs

@@ -1,3 +1,4 @@
+import IdentityCore
 import HTTP
 import Model
 import Pipeline

@@ -1,4 +1,5 @@
 import Foundation
+import IdentityCore
 import HTTP
 import Log
 import Model

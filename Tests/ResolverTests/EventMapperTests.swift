@@ -1,3 +1,4 @@
+import IdentityCore
 import Model
 import QL
 import Resolver

@@ -1,3 +1,4 @@
+import IdentityCore
 import QL
 import Resolver
 import Testing

@@ -1,0 +1,34 @@
+import Collector
+import Runtime
+import Testing
+
+@Suite struct SchemaRoutesTests {
+    @Test func putValidatesSavesVersionsAndDryRuns() async throws {
+        let fx = try await CollectorFixture()
+        let defaults = await fx.call("GET", "/api/schema")
+        #expect(defaults.status == 200)
+        #expect(defaults.json["data"]?["mappings"]?.stringValue?.contains("FROM web") == true)
+
+        let bad = await fx.call("PUT", "/api/schema", body: #"{"mappings":"SELECT email FROM"}"#)
+        #expect(bad.status == 400)
+        #expect(bad.json["message"] == "invalid schema: mappings: line 1, column 18: expected a stream name after FROM, found the end of the text")
+
+        let schema = #"{"identity_keys":[{"field":"email","rank":1},{"field":"_uid","rank":2,"kind":"set","capacity":5,"on_full":"evict_oldest"}],"mappings":"SELECT email(email) AS email, _uid, plan FROM crm INTO user BY email OR _uid ALIAS crm"}"#
+        let dry = await fx.call("PUT", "/api/schema?dryrun=true", body: String(schema.dropLast()) + #","events":[{"stream":"crm","data":{"email":"A@X.com","_uid":"c1","plan":"pro"}},{"stream":"crm","data":{"_uid":"c1","plan":"team"}},7]}"#)
+        #expect(dry.status == 200)
+        #expect(dry.json["data"]?["profiles"]?.arrayValue?.count == 1)
+        #expect(dry.json["data"]?["profiles"]?.arrayValue?.first?["fields"]?["plan"] == "team")
+        #expect(dry.json["data"]?["problems"]?.arrayValue?.count == 1)
+        #expect(await fx.call("GET", "/api/schema/history").json["data"]?.arrayValue?.isEmpty == true)
+
+        let v1 = await fx.call("PUT", "/api/schema", body: schema)
+        #expect(v1.status == 200 && v1.json["data"]?["version"] == 1)
+        let v2 = await fx.call("PUT", "/api/schema", body: schema, headers: [("If-Match", "1")])
+        #expect(v2.json["data"]?["version"] == 2)
+        #expect(await fx.call("PUT", "/api/schema", body: schema, headers: [("If-Match", "1")]).status == 409)
+        let history = await fx.call("GET", "/api/schema/history")
+        #expect(history.json["data"]?.arrayValue?.compactMap { $0["version"]?.stringValue } == ["2", "1"])
+        #expect(await fx.call("GET", "/api/schema/1").json["data"]?["identity_keys"]?.arrayValue?.count == 2)
+        #expect(await fx.call("GET", "/api/schema/9").status == 404)
+    }
+}
