@@ -6,6 +6,23 @@ import Runtime
 
 extension CollectorApp {
     func mountCollect(_ router: inout Router) {
+        // GDPR erasure: a command on cdp.events, so it is ordered with the person's events.
+        router.delete("/api/entity/user/{field}/{value}") { [self] request in
+            await authorized(request, .admin) { principal in
+                let field = request[parameter: "field"] ?? "", value = request[parameter: "value"] ?? ""
+                guard !field.isEmpty, !value.isEmpty else { return .error(400, "name the identity field and value") }
+                let requestID = "del_" + EventIDs.next().dropFirst(4)
+                let command = EventRecord(account: principal.account, stream: "_commands", id: requestID, timestampMs: Timestamp.nowMs(),
+                                          data: ["command": "delete", "field": .string(field), "value": .string(value), "request_id": .string(String(requestID))])
+                do {
+                    _ = try await producer.send(ProducerRecord(topic: settings.topics.events, key: Array(principal.account.utf8), value: command.serialized()))
+                } catch {
+                    return .error(503, "the deletion request could not be written: \(error)", headers: [("Retry-After", "2")])
+                }
+                return .json(202, message: "deletion requested; follow it at GET /api/entity/deletion/\(requestID) on the resolver",
+                             data: ["request_id": .string(String(requestID)), "status": "pending"])
+            }
+        }
         router.post("/collect/json/{stream}") { [self] request in
             await authorized(request, .collect) { principal in
                 await collect(request, principal: principal)
@@ -18,6 +35,7 @@ extension CollectorApp {
     func collect(_ request: HTTPRequest, principal: Principal) async -> HTTPResponse {
         let stream = request[parameter: "stream"] ?? ""
         if let problem = Identifier.streamProblem(stream) { return .error(400, problem) }
+        if stream.hasPrefix("_") { return .error(400, "stream names starting with '_' are reserved") }
         let dryRun = request.query("dryrun").map { $0 == "true" || $0 == "1" } ?? false
         let options = EventBatch.Options(account: principal.account, stream: stream, timestampField: request.query("timestamp_field"),
                                          receivedMs: Timestamp.nowMs(), limits: settings.limits)

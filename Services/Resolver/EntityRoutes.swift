@@ -25,6 +25,20 @@ extension ResolverApp {
                 return .json(200, data: json)
             }
         }
+        router.get("/api/entity/deletion/{id}") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let principal):
+                let id = request[parameter: "id"] ?? ""
+                let done = state.withLock { $0.deletions[id] }
+                guard let done, done.account == principal.account else {
+                    return .json(200, message: "pending", data: ["request_id": .string(id), "status": "pending"])
+                }
+                return .json(200, message: "done", data: ["request_id": .string(id), "status": "done",
+                                                           "done_at": .string(Timestamp.rfc3339Millis(epochMs: done.atMs)),
+                                                           "profile": done.profile.map(JSONValue.string) ?? .null])
+            }
+        }
         router.get("/api/identity/stats") { [self] request in
             switch auth.authenticate(request, role: .read) {
             case .failure(let f): return f.response

@@ -106,6 +106,10 @@ extension ResolverApp {
                 continue
             }
             let account = event.account
+            if event.stream == Self.commandStream {
+                handleCommand(event, live: live, emit: emit)
+                continue
+            }
             let schema = schemas[account] ?? self.schema(for: account)
             schemas[account] = schema
             let mapped: MappedEvent
@@ -151,6 +155,30 @@ extension ResolverApp {
             out.records.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: latest[key]!.value))
         }
         return out
+    }
+
+    /// Commands that must be ordered with the events travel on cdp.events in this stream.
+    public static let commandStream = "_commands"
+
+    /// `{"command":"delete","field","value","request_id"}`: erase the profile holding the
+    /// identifier, publish its deleted record, remember the request as done.
+    func handleCommand(_ event: EventRecord, live: Bool, emit: (String, [UInt8]) -> Void) {
+        guard event.data["command"]?.stringValue == "delete", let field = event.data["field"]?.stringValue,
+              let value = event.data["value"]?.stringValue, let requestID = event.data["request_id"]?.stringValue else {
+            logger.warning("unknown command on cdp.events ignored", ["id": event.id])
+            return
+        }
+        let deleted = state.withLock { s -> (id: String, version: Int64)? in
+            let result = s.graphs[event.account]?.delete(holding: Identifier(field, value))
+            s.deletions[requestID] = (event.account, event.timestampMs, result?.id)
+            return result
+        }
+        if let deleted, live {
+            let record: JSONValue = ["v": 1, "aid": .string(event.account), "id": .string(deleted.id), "deleted": true,
+                                     "reason": .string("deletion request \(requestID)"), "version": .int(deleted.version + 1)]
+            emit("\(event.account)/\(deleted.id)", record.serializedBytes())
+        }
+        logger.info("deletion request applied", ["request": requestID, "profile": deleted?.id ?? "none"])
     }
 
     func deadLetter(_ record: ConsumerRecord, reason: String, into out: inout Outputs) {

@@ -21,4 +21,6 @@ public struct ResolverStateData: Sendable {
     public var graphs: [String: IdentityGraph] = [:]
     public var accountPartition: [String: Int32] = [:]
     public var streams: [String: [String: StreamStats]] = [:] // account → stream → stats
+    /// Deletion requests done: request id → (account, event time, profile deleted or nil).
+    public var deletions: [String: (account: String, atMs: Int64, profile: String?)] = [:]
 }

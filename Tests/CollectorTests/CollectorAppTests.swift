@@ -68,6 +68,16 @@ final class CollectorFixture: @unchecked Sendable {
         #expect(fx.app.view.read { $0.account("default") } != nil)
     }
 
+    @Test func deletionRequests_areCommandsOnCdpEvents_andReservedStreamsAreRefused() async throws {
+        let fx = try await CollectorFixture()
+        let r = await fx.call("DELETE", "/api/entity/user/email/ada@x.com")
+        #expect(r.status == 202)
+        let id = r.json["data"]?["request_id"]?.stringValue ?? ""
+        let command = try EventRecord.parse(fx.events().last!.value!, fallbackID: "", fallbackTimestampMs: 0)
+        #expect(command.stream == "_commands" && command.data["request_id"] == .string(id) && command.data["value"] == "ada@x.com")
+        #expect(await fx.call("POST", "/collect/json/_commands", body: #"{"command":"delete"}"#).status == 400)
+    }
+
     @Test func dryRun_returnsTheRecords_andWritesNothing() async throws {
         let fx = try await CollectorFixture()
         let r = await fx.call("POST", "/collect/json/web?dryrun=true", body: "{\"a\":1}\n{\"a\":2}\n7\n")

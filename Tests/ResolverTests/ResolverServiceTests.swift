@@ -107,6 +107,26 @@ func waitUntil(_ condition: () -> Bool) async throws {
         await run.stop()
     }
 
+    @Test func deletionCommand_erasesTheProfileAndItsIdentifiers() async throws {
+        let log = try await makeLog()
+        try await send(log, [
+            EventRecord(account: "acme", stream: "web", id: "1", timestampMs: 1000, data: ["_uid": "c1", "email": "ada@x.com"]),
+            EventRecord(account: "acme", stream: "_commands", id: "del_1", timestampMs: 2000,
+                        data: ["command": "delete", "field": "email", "value": "ada@x.com", "request_id": "del_1"]),
+        ])
+        let run = try ResolverRun(log: log)
+        try await run.waitReady()
+        try await waitUntil { profilesView(log).values.contains { $0.contains("\"deleted\":true") } }
+        let auth = HTTPHeaders([("Authorization", resolverToken)])
+        #expect(await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/_uid/c1?aid=acme", headers: auth)).status == 404)
+        let status = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_1?aid=acme", headers: auth))
+        #expect(try JSONParser().parse(status.body)["data"]?["status"] == "done")
+        let pending = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_9?aid=acme", headers: auth))
+        #expect(try JSONParser().parse(pending.body)["data"]?["status"] == "pending")
+        #expect(profilesView(log).values.allSatisfy { $0.contains("\"deleted\":true") })
+        await run.stop()
+    }
+
     @Test func badEvents_goToTheDeadLetterTopic_andProcessingContinues() async throws {
         let log = try await makeLog()
         let p = try log.makeProducer(ProducerOptions())

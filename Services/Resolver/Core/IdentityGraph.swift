@@ -97,6 +97,16 @@ public struct IdentityGraph: Sendable {
         owner[identifier].flatMap { profiles[$0] }
     }
 
+    /// Deletes the profile holding `identifier` and releases every identifier it held (GDPR
+    /// erasure). Returns the deleted profile's id and last version.
+    public mutating func delete(holding identifier: Identifier) -> (id: String, version: Int64)? {
+        guard let id = owner[identifier], let profile = profiles.removeValue(forKey: id) else { return nil }
+        for (field, held) in profile.identities {
+            for h in held { owner[Identifier(field, h.value)] = nil }
+        }
+        return (id, profile.version)
+    }
+
     /// A deterministic id for a profile first anchored by `identifier`.
     func newProfileID(_ identifier: Identifier) -> String {
         var id = "p_" + String(Digest.hex(Digest.sha256(Array("\(account)/\(identifier.field)=\(identifier.value)".utf8))).prefix(20))
