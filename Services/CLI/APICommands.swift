@@ -9,6 +9,11 @@ struct APIClient {
     let token: String?
     let http = HTTPClient(timeoutSeconds: 60)
 
+    init(base: String, token: String?) {
+        self.base = base.trimmingSuffix("/")
+        self.token = token
+    }
+
     init(_ context: inout CLIContext) {
         base = context.reader.string(env: "CDP_URL", flag: "--url", default: "http://127.0.0.1:8080").trimmingSuffix("/")
         token = context.reader.optionalString(env: "CDP_TOKEN", flag: "--token")

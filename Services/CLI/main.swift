@@ -12,6 +12,7 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("apikey", "create, list and revoke API keys", APIKeyCommand.usage),
     ("ql", "check and evaluate FilterQL / LQL / expressions", QLCommand.usage),
     ("resolve", "run identity resolution offline on NDJSON events", ResolveCommand.usage),
+    ("profile", "look up a profile by any identity value", ProfileCommand.usage),
     ("version", "print versions", "usage: cdp version"),
 ]
 
@@ -55,6 +56,7 @@ func runCommand(_ command: String, _ arguments: [String], usage: String) async -
         case "apikey": try await APIKeyCommand.run(&context)
         case "ql": try await QLCommand.run(&context)
         case "resolve": try await ResolveCommand.run(&context)
+        case "profile": try await ProfileCommand.run(&context)
         case "version":
             try context.finish()
             print("cdp \(CDPVersion.current) (QL \(QL.languageVersion))")

@@ -17,6 +17,10 @@ extension ResolverApp {
                 let found = state.withLock { s in s.graphs[principal.account]?.profile(for: Identifier(field, value)) }
                 guard let profile = found else { return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'") }
                 var json = profile.json(account: principal.account)
+                if request.query("explain") == "true", case .object(var o) = json {
+                    o["explain"] = profile.explanation
+                    json = .object(o)
+                }
                 if let wanted = request.query("fields")?.split(separator: ",").map(String.init), case .object(var o) = json,
                    case .object(let fields)? = o["fields"] {
                     o["fields"] = .object(fields.filter { wanted.contains($0.key) })

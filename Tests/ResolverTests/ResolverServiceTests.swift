@@ -100,6 +100,11 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(response.status == 200)
         let body = try JSONParser().parse(response.body)
         #expect(body["data"]?["fields"] == ["urls": ["/pricing"]])
+        let explained = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/_uid/c1?explain=true&aid=acme",
+                                                                headers: HTTPHeaders([("Authorization", resolverToken)])))
+        let explain = try JSONParser().parse(explained.body)["data"]?["explain"]
+        #expect(explain?["urls"]?["stream"] == "web")
+        #expect(explain?["urls"]?["event_time"] == "1970-01-01T00:16:40.000Z") // ts 1000 reads as epoch seconds
         let missing = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/nobody@x.com", headers: HTTPHeaders([("Authorization", resolverToken)])))
         #expect(missing.status == 404)
         let stats = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/identity/stats?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))

@@ -44,6 +44,14 @@ extension AccountSchema {
 }
 
 extension Profile {
+    /// Per field: the stream and event time of the last change (`?explain=true`).
+    public var explanation: JSONValue {
+        .object(fields.mapValues { state in
+            ["stream": state.stream.map(JSONValue.string) ?? .null,
+             "event_time": state.changedAtMs.map { .string(Timestamp.rfc3339Millis(epochMs: $0)) } ?? .null]
+        })
+    }
+
     /// The profile as published: id, version, identities, fields, merged ids and meta.
     public func json(account: String) -> JSONValue {
         var identities: [String: JSONValue] = [:]

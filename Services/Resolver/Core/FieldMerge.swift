@@ -7,6 +7,10 @@ public struct FieldState: Sendable, Equatable {
     public var timeMs: Int64
     /// Per map key or set member: event time (for latestmap/oldestmap and ts[]string).
     public var keyTimes: [String: Int64] = [:]
+    /// The stream of the event that last changed the field (for `?explain=true`).
+    public var stream: String?
+    /// The event time of that change.
+    public var changedAtMs: Int64?
 
     public init(value: QLValue, timeMs: Int64, keyTimes: [String: Int64] = [:]) {
         self.value = value

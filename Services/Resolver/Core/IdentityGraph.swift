@@ -184,7 +184,16 @@ public struct IdentityGraph: Sendable {
         var profile = profiles[anchor]!
         for (name, value) in event.values {
             let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
-            profile.fields[name] = FieldMerge.apply(spec, profile.fields[name], value, at: event.timeMs)
+            let before = profile.fields[name]
+            guard var after = FieldMerge.apply(spec, before, value, at: event.timeMs) else { continue }
+            if after.value != before?.value || before == nil {
+                after.stream = event.stream
+                after.changedAtMs = event.timeMs
+            } else {
+                after.stream = before?.stream
+                after.changedAtMs = before?.changedAtMs
+            }
+            profile.fields[name] = after
         }
         profile.eventCount += 1
         profile.streams.insert(event.stream)
