@@ -86,11 +86,18 @@ extension ResolverApp {
         var out = Outputs()
         let committed = progress.withLock { $0.committed }
         var schemas: [String: AccountSchema] = [:]
-        var latest: [String: (key: String, value: [UInt8])] = [:] // the last output per key in this batch
+        var latest: [String: [UInt8]] = [:] // the last output per key in this batch
+        var latestProfiles: [String: (account: String, profile: Profile)] = [:]
         var order: [String] = []
         func emit(_ key: String, _ value: [UInt8]) {
-            if latest[key] == nil { order.append(key) }
-            latest[key] = (key, value)
+            if latest[key] == nil && latestProfiles[key] == nil { order.append(key) }
+            latestProfiles[key] = nil
+            latest[key] = value
+        }
+        func emitProfile(_ key: String, _ account: String, _ profile: Profile) {
+            if latest[key] == nil && latestProfiles[key] == nil { order.append(key) }
+            latest[key] = nil
+            latestProfiles[key] = (account, profile)
         }
         for record in records {
             let tp = record.topicPartition
@@ -124,11 +131,11 @@ extension ResolverApp {
             }
             let (resolution, profiles) = state.withLock { s -> (Resolution, [Profile]) in
                 s.accountPartition[account] = record.partition
-                var graph = s.graphs[account] ?? IdentityGraph(account: account, schema: schema.identity)
-                graph.schema = schema.identity
-                let r = graph.apply(mapped)
-                let changed = r.changed.compactMap { graph.profiles[$0] }
-                s.graphs[account] = graph
+                // Mutated in place: copying the graph out of the dictionary would copy its tables.
+                if s.graphs[account] == nil { s.graphs[account] = IdentityGraph(account: account, schema: schema.identity) }
+                if s.graphs[account]!.schema != schema.identity { s.graphs[account]!.schema = schema.identity }
+                let r = s.graphs[account]!.apply(mapped)
+                let changed = r.changed.compactMap { s.graphs[account]!.profiles[$0] }
                 var stats = s.streams[account, default: [:]][event.stream, default: StreamStats()]
                 stats.events += 1
                 stats.lastEventMs = max(stats.lastEventMs, event.timestampMs)
@@ -142,7 +149,8 @@ extension ResolverApp {
             eventsApplied.inc()
             guard live else { continue }
             for profile in profiles {
-                emit("\(account)/\(profile.id)", profile.json(account: account).serializedBytes())
+                // Serialised once per batch, for the newest state only.
+                emitProfile("\(account)/\(profile.id)", account, profile)
             }
             for absorbed in resolution.absorbed {
                 let tombstone: JSONValue = ["v": 1, "aid": .string(account), "id": .string(absorbed), "deleted": true,
@@ -152,7 +160,8 @@ extension ResolverApp {
         }
         // Within a batch only the newest state of each profile is published (versions only grow).
         for key in order {
-            out.records.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: latest[key]!.value))
+            let value = latest[key] ?? latestProfiles[key].map { $0.profile.json(account: $0.account).serializedBytes() } ?? []
+            out.records.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: value))
         }
         return out
     }

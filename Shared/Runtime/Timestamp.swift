@@ -8,14 +8,38 @@ public enum Timestamp {
     }
 
     public static func rfc3339Millis(epochMs: Int64) -> String {
-        let seconds = Int(floorDiv(epochMs, 1000))
-        let millis = Int(epochMs - Int64(seconds) * 1000)
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                      Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+        // Formatted by hand: String(format:) goes through CFString and dominated profiles.
+        let days = floorDiv(epochMs, 86_400_000)
+        let msOfDay = Int(epochMs - days * 86_400_000)
+        let (y, m, d) = civil(days)
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        func digits(_ v: Int, _ width: Int) {
+            var buf = [UInt8](repeating: 0x30, count: width)
+            var x = v
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                buf[i] = UInt8(0x30 + x % 10)
+                x /= 10
+            }
+            out.append(contentsOf: buf)
+        }
+        digits(y, 4); out.append(0x2D); digits(m, 2); out.append(0x2D); digits(d, 2); out.append(0x54)
+        digits(msOfDay / 3_600_000, 2); out.append(0x3A); digits(msOfDay / 60_000 % 60, 2); out.append(0x3A)
+        digits(msOfDay / 1000 % 60, 2); out.append(0x2E); digits(msOfDay % 1000, 3); out.append(0x5A)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The civil date of a day number (Howard Hinnant's algorithm).
+    static func civil(_ z0: Int64) -> (Int, Int, Int) {
+        let z = Int(z0) + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, m, d)
     }
 
     /// Milliseconds since the epoch for the wall clock (only for I/O edges, never inside state transitions).
