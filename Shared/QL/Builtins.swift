@@ -272,9 +272,13 @@ public enum Builtins {
         t["email"] = string1 { s in WebFunctions.email(s).map { .string($0.address) } }
         t["emailname"] = string1 { s in WebFunctions.email(s).flatMap { $0.name.isEmpty ? nil : .string($0.name) } }
         t["emaildomain"] = string1 { s in WebFunctions.email(s).map { .string(String($0.address.split(separator: "@").last ?? "")) } }
-        t["host"] = string1 { s in WebFunctions.url(s)?.host.map { .string($0.lowercased()) } }
-        t["domain"] = string1 { s in WebFunctions.url(s)?.host.flatMap { WebFunctions.registrableDomain($0.lowercased()) }.map(QLValue.string) }
-        t["path"] = string1 { s in WebFunctions.url(s.lowercased()).map { .string($0.path) } }
+        t["host"] = string1 { s in WebFunctions.split(s).flatMap { $0.host.isEmpty ? nil : .string($0.host.lowercased()) } }
+        t["domain"] = string1 { s in WebFunctions.split(s).flatMap { WebFunctions.registrableDomain($0.host.lowercased()) }.map(QLValue.string) }
+        t["path"] = string1 { s in
+            // A bare path ("/a/b") is a path, not a host.
+            if s.hasPrefix("/") && !s.hasPrefix("//") { return .string(String(s.lowercased().prefix { $0 != "?" && $0 != "#" })) }
+            return WebFunctions.split(s.lowercased()).map { .string($0.path) }
+        }
         t["qs"] = fn(2...2) { a, _ in
             guard let s = str(a[0]), let k = str(a[1]) else { return nil }
             return WebFunctions.query(s.lowercased(), k.lowercased()).map(QLValue.string)
@@ -313,6 +317,23 @@ enum WebFunctions {
     static func url(_ text: String) -> URLComponents? {
         let s = text.contains("://") ? text : "http://" + text
         return URLComponents(string: s)
+    }
+
+    /// (host, path, query) split by hand — the hot builtins (host, path) avoid URLComponents.
+    static func split(_ text: String) -> (host: String, path: String, query: String)? {
+        var rest = Substring(text)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] } else if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
+        let hostEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        var host = rest[..<hostEnd]
+        if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
+        if let colon = host.lastIndex(of: ":"), !host.contains("]") { host = host[..<colon] }
+        var tail = rest[hostEnd...]
+        if let hash = tail.firstIndex(of: "#") { tail = tail[..<hash] }
+        let queryStart = tail.firstIndex(of: "?")
+        let path = queryStart.map { tail[..<$0] } ?? tail
+        let query = queryStart.map { tail[tail.index(after: $0)...] } ?? ""
+        guard !host.isEmpty || !path.isEmpty else { return nil }
+        return (String(host), path.isEmpty ? "/" : String(path), String(query))
     }
 
     static func query(_ url: String, _ key: String) -> String? {

@@ -180,27 +180,26 @@ public struct IdentityGraph: Sendable {
                 result.released += attach(identifier, key: key, to: anchor, at: event.timeMs)
             }
         }
-        // Rule 4: field values, ordered by event time through the merge operators.
-        var profile = profiles[anchor]!
+        // Rule 4: field values, ordered by event time through the merge operators. The profile
+        // is changed in place (a copy would copy its field table on every event).
         for (name, value) in event.values {
             let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
-            let before = profile.fields[name]
+            let before = profiles[anchor]!.fields[name]
             guard var after = FieldMerge.apply(spec, before, value, at: event.timeMs) else { continue }
-            if after.value != before?.value || before == nil {
+            if before == nil || after.value != before?.value {
                 after.stream = event.stream
                 after.changedAtMs = event.timeMs
             } else {
                 after.stream = before?.stream
                 after.changedAtMs = before?.changedAtMs
             }
-            profile.fields[name] = after
+            profiles[anchor]!.fields[name] = after
         }
-        profile.eventCount += 1
-        profile.streams.insert(event.stream)
-        profile.createdMs = min(profile.createdMs, event.timeMs)
-        profile.updatedMs = max(profile.updatedMs, event.timeMs)
-        profile.version += 1
-        profiles[anchor] = profile
+        profiles[anchor]!.eventCount += 1
+        profiles[anchor]!.streams.insert(event.stream)
+        profiles[anchor]!.createdMs = min(profiles[anchor]!.createdMs, event.timeMs)
+        profiles[anchor]!.updatedMs = max(profiles[anchor]!.updatedMs, event.timeMs)
+        profiles[anchor]!.version += 1
         result.outcome = .applied(profile: anchor)
         result.changed = [anchor]
         result.survivor = anchor
