@@ -62,12 +62,8 @@ public final class CollectorApp: Sendable {
 
     /// The producer (closed last), then the configuration view.
     public var services: [any Service] {
-        let producer = self.producer
         return [
-            ClosureService(name: "producer") {
-                await waitForCancellation()
-                await producer.close(timeoutMs: 10_000)
-            },
+            ProducerService(producer),
             view,
         ]
     }

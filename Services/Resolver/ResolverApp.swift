@@ -71,12 +71,8 @@ public final class ResolverApp: Sendable {
     }
 
     public var services: [any Service] {
-        let producer = self.producer
         return [
-            ClosureService(name: "producer") {
-                await waitForCancellation()
-                await producer.close(timeoutMs: 10_000)
-            },
+            ProducerService(producer),
             view,
             ClosureService(name: "resolver") { [self] in try await consume() },
         ]

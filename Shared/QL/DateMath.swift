@@ -1,4 +1,5 @@
 import Model
+import Runtime
 
 /// Date math (`"now-3d"`, units y M w d h m s, one term, lower-case `now`) and permissive date
 /// parsing, all against an explicit `now` (epoch ms).
@@ -87,42 +88,10 @@ public enum DateMath {
         return (low...high).contains(ms) ? ms : nil
     }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
-    }
-
-    static func daysIn(_ month: Int, _ year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since the epoch for a civil date (Howard Hinnant).
-    static func days(_ y0: Int, _ m: Int, _ d: Int) -> Int {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146097 + doe - 719468
-    }
-
-    /// The civil date of a day number.
-    static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
-        let z = Int(z0) + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
-    }
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { Timestamp.floorDiv(a, b) }
+    static func daysIn(_ month: Int, _ year: Int) -> Int { Timestamp.daysIn(month: month, year: year) }
+    static func days(_ y: Int, _ m: Int, _ d: Int) -> Int { Timestamp.days(year: y, month: m, day: d) }
+    static func civil(fromDays z: Int64) -> (Int, Int, Int) { Timestamp.civil(z) }
 
     /// (year, month 1-12, day, hour, minute, second, weekday 0 = Sunday) of a time.
     public static func components(_ t: Int64) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int) {

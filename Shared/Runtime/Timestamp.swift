@@ -29,8 +29,27 @@ public enum Timestamp {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The civil date of a day number (Howard Hinnant's algorithm).
-    static func civil(_ z0: Int64) -> (Int, Int, Int) {
+    /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
+    public static func days(year y0: Int, month m: Int, day d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    /// Days in `month` (1-12) of `year`.
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// The civil date (year, month, day) of a day number since 1970-01-01.
+    public static func civil(_ z0: Int64) -> (Int, Int, Int) {
         let z = Int(z0) + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let doe = z - era * 146097
@@ -47,7 +66,7 @@ public enum Timestamp {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
-    private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    public static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }

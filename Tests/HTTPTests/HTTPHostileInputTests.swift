@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import Runtime
 import Synchronization
+import TestSupport
 import Testing
 
 /// Throws thousands of random, truncated and malformed requests at a live server. Every one must
@@ -125,18 +126,5 @@ import Testing
             }
         }
         return Outcome(label: last, problem: "more responses than requests")
-    }
-}
-
-/// SplitMix64: a small seeded generator for reproducible randomised tests.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

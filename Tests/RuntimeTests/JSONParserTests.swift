@@ -1,4 +1,5 @@
 import Runtime
+import TestSupport
 import Testing
 
 @Suite struct JSONParserTests {
@@ -82,25 +83,12 @@ import Testing
     }
 
     @Test func randomBytes_neverCrashTheParser() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRNG(seed: 42)
         let alphabet = Array("{}[]\",:0123456789.eE+-truefalsnul\\u \n\t".utf8) + [0xff, 0xc3, 0x00]
         for _ in 0..<5000 {
             let length = Int(rng.next() % 40)
             let bytes = (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
             _ = try? JSONParser().parse(bytes)
         }
-    }
-}
-
-/// A small seeded generator so randomised tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
