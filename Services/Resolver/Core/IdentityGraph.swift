@@ -92,6 +92,25 @@ public struct IdentityGraph: Sendable {
         self.schema = schema
     }
 
+    /// Event ids seen within the dedupe window, with their event times (for snapshots).
+    public var seenEventTimes: [String: Int64] { seenEvents }
+    public var newestEventTime: Int64 { newestEventMs }
+
+    /// Replaces the tables with restored ones (snapshots); the owner table follows the profiles.
+    mutating func restoreTables(profiles: [String: Profile], merges: [String: Int], conflicts: [String: Int], withoutIdentity: Int,
+                                seen: [String: Int64], newest: Int64) {
+        self.profiles = profiles
+        owner = [:]
+        for p in profiles.values {
+            for (field, held) in p.identities { for h in held { owner[Identifier(field, h.value)] = p.id } }
+        }
+        mergesByKey = merges
+        conflictsByKey = conflicts
+        eventsWithoutIdentity = withoutIdentity
+        seenEvents = seen
+        newestEventMs = newest
+    }
+
     /// The profile that holds `identifier`, if any.
     public func profile(for identifier: Identifier) -> Profile? {
         owner[identifier].flatMap { profiles[$0] }

@@ -1,0 +1,139 @@
+import Crypto
+import QL
+import Runtime
+
+/// Lossless JSON for state snapshots (QLValue's public JSON form loses the time/string
+/// distinction, so snapshots tag every value).
+enum SnapshotCodec {
+    static func encode(_ v: QLValue) -> JSONValue {
+        switch v {
+        case .int(let i): ["i": .int(i)]
+        case .number(let d): ["n": .double(d)]
+        case .bool(let b): ["b": .bool(b)]
+        case .string(let s): ["s": .string(s)]
+        case .time(let t): ["t": .int(t)]
+        case .strings(let a): ["ss": .array(a.map(JSONValue.string))]
+        case .list(let a): ["l": .array(a.map(encode))]
+        case .map(let m): ["m": .object(m.mapValues(encode))]
+        case .null: ["z": 0]
+        }
+    }
+
+    static func decode(_ j: JSONValue) -> QLValue? {
+        guard case .object(let o) = j, o.count == 1, let (tag, v) = o.first else { return nil }
+        switch tag {
+        case "i": return v.intValue.map(QLValue.int)
+        case "n": return v.doubleValue.map(QLValue.number)
+        case "b": return v.boolValue.map(QLValue.bool)
+        case "s": return v.stringValue.map(QLValue.string)
+        case "t": return v.intValue.map(QLValue.time)
+        case "ss": return v.arrayValue.map { .strings($0.compactMap(\.stringValue)) }
+        case "l": return v.arrayValue.map { .list($0.compactMap(decode)) }
+        case "m": return v.objectValue.map { .map($0.compactMapValues(decode)) }
+        case "z": return .null
+        default: return nil
+        }
+    }
+}
+
+extension IdentityGraph {
+    /// The whole graph as JSON (profiles carry their identities; the owner table is rebuilt).
+    public func snapshot() -> JSONValue {
+        var ps: [JSONValue] = []
+        for p in profiles.values.sorted(by: { $0.id < $1.id }) {
+            var identities: [String: JSONValue] = [:]
+            for (f, held) in p.identities { identities[f] = .array(held.map { ["v": .string($0.value), "t": .int($0.lastSeenMs)] }) }
+            var fields: [String: JSONValue] = [:]
+            for (name, st) in p.fields {
+                fields[name] = ["v": SnapshotCodec.encode(st.value), "t": .int(st.timeMs), "k": .object(st.keyTimes.mapValues(JSONValue.int)),
+                                "s": st.stream.map(JSONValue.string) ?? .null, "c": st.changedAtMs.map(JSONValue.int) ?? .null]
+            }
+            ps.append(["id": .string(p.id), "created": .int(p.createdMs), "updated": .int(p.updatedMs), "identities": .object(identities),
+                       "fields": .object(fields), "events": .int(Int64(p.eventCount)), "streams": .array(p.streams.sorted().map(JSONValue.string)),
+                       "conflicts": .array(p.conflicts.map { ["f": .string($0.field), "v": .string($0.value)] }),
+                       "version": .int(p.version), "merged": .array(p.merged.map(JSONValue.string))])
+        }
+        return ["account": .string(account), "profiles": .array(ps),
+                "merges": .object(mergesByKey.mapValues { .int(Int64($0)) }), "conflicts": .object(conflictsByKey.mapValues { .int(Int64($0)) }),
+                "without_identity": .int(Int64(eventsWithoutIdentity)),
+                "seen": .object(seenEventTimes.mapValues(JSONValue.int)), "newest": .int(newestEventTime)]
+    }
+
+    /// Rebuilds a graph from `snapshot()`; nil if the document is not a valid snapshot.
+    public static func restore(_ j: JSONValue, schema: IdentitySchema) -> IdentityGraph? {
+        guard let account = j["account"]?.stringValue, let list = j["profiles"]?.arrayValue else { return nil }
+        var g = IdentityGraph(account: account, schema: schema)
+        var profiles: [String: Profile] = [:]
+        for pj in list {
+            guard let id = pj["id"]?.stringValue, let created = pj["created"]?.intValue, let updated = pj["updated"]?.intValue,
+                  let version = pj["version"]?.intValue else { return nil }
+            var p = Profile(id: id, createdMs: created, updatedMs: updated)
+            for (f, heldJSON) in pj["identities"]?.objectValue ?? [:] {
+                p.identities[f] = (heldJSON.arrayValue ?? []).compactMap { h in
+                    guard let v = h["v"]?.stringValue, let t = h["t"]?.intValue else { return nil }
+                    return Profile.Held(value: v, lastSeenMs: t)
+                }
+            }
+            for (name, fj) in pj["fields"]?.objectValue ?? [:] {
+                guard let v = fj["v"].flatMap(SnapshotCodec.decode), let t = fj["t"]?.intValue else { return nil }
+                var st = FieldState(value: v, timeMs: t, keyTimes: (fj["k"]?.objectValue ?? [:]).compactMapValues(\.intValue))
+                st.stream = fj["s"]?.stringValue
+                st.changedAtMs = fj["c"]?.intValue
+                p.fields[name] = st
+            }
+            p.eventCount = Int(pj["events"]?.intValue ?? 0)
+            p.streams = Set((pj["streams"]?.arrayValue ?? []).compactMap(\.stringValue))
+            p.conflicts = (pj["conflicts"]?.arrayValue ?? []).compactMap { c in
+                guard let f = c["f"]?.stringValue, let v = c["v"]?.stringValue else { return nil }
+                return Identifier(f, v)
+            }
+            p.version = version
+            p.merged = (pj["merged"]?.arrayValue ?? []).compactMap(\.stringValue)
+            profiles[id] = p
+        }
+        g.restoreTables(profiles: profiles,
+                        merges: (j["merges"]?.objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) },
+                        conflicts: (j["conflicts"]?.objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) },
+                        withoutIdentity: Int(j["without_identity"]?.intValue ?? 0),
+                        seen: (j["seen"]?.objectValue ?? [:]).compactMapValues(\.intValue), newest: j["newest"]?.intValue ?? .min)
+        return g
+    }
+}
+
+/// A partition's state at an offset, written atomically and checked on load.
+public enum SnapshotFile {
+    public static let formatVersion: Int64 = 1
+
+    /// `{"v":1,"topic","partition","offset","state":{...},"sha256":"<hex of the state's bytes>"}`.
+    public static func encode(topic: String, partition: Int32, offset: Int64, state: JSONValue) -> [UInt8] {
+        let body = state.serializedBytes()
+        let doc: JSONValue = ["v": .int(formatVersion), "topic": .string(topic), "partition": .int(Int64(partition)), "offset": .int(offset),
+                              "sha256": .string(Digest.hex(Digest.sha256(body))), "state": state]
+        return doc.serializedBytes()
+    }
+
+    public enum Problem: Error, Equatable, CustomStringConvertible {
+        case unreadable(String)
+        case mismatch(String)
+        public var description: String {
+            switch self {
+            case .unreadable(let m): "unreadable snapshot: \(m)"
+            case .mismatch(let m): "snapshot does not match: \(m)"
+            }
+        }
+    }
+
+    /// The state and offset, or why the file must not be trusted.
+    public static func decode(_ bytes: [UInt8], topic: String, partition: Int32) -> Result<(offset: Int64, state: JSONValue), Problem> {
+        guard let doc = try? JSONParser(maxDepth: 256).parse(bytes) else { return .failure(.unreadable("not JSON (truncated?)")) }
+        guard doc["v"]?.intValue == formatVersion else { return .failure(.mismatch("format version \(doc["v"]?.serialized() ?? "none")")) }
+        guard doc["topic"]?.stringValue == topic, doc["partition"]?.intValue == Int64(partition) else {
+            return .failure(.mismatch("written for \(doc["topic"]?.stringValue ?? "?")[\(doc["partition"]?.intValue ?? -1)]"))
+        }
+        guard let offset = doc["offset"]?.intValue, offset >= 0, let state = doc["state"], let sum = doc["sha256"]?.stringValue else {
+            return .failure(.unreadable("missing fields"))
+        }
+        guard Digest.hex(Digest.sha256(state.serializedBytes())) == sum else { return .failure(.unreadable("checksum mismatch")) }
+        return .success((offset, state))
+    }
+}
