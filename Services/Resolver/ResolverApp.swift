@@ -14,6 +14,9 @@ public struct ResolverSettings: Sendable {
     public var instanceID = "resolver"
     public var groupID = "cdp-resolver"
     public var sessionTimeoutMs = 10_000
+    /// Local snapshots (`CDP_DATA_DIR`); nil: rebuild from the log only.
+    public var dataDirectory: String?
+    public var snapshotIntervalMs = 30_000
     public init() {}
 }
 
@@ -32,6 +35,9 @@ public final class ResolverApp: Sendable {
     let eventsApplied: Counter
     let profilesPublished: Counter
     let deadLettered: Counter
+    let snapshotsWritten: Counter
+    let snapshotsRestored: Counter
+    let snapshotsRejected: Counter
 
     struct Progress {
         var assigned: Set<TopicPartition> = []
@@ -54,6 +60,9 @@ public final class ResolverApp: Sendable {
         eventsApplied = metrics.counter("resolver_events_total", help: "Events applied to identity graphs")
         profilesPublished = metrics.counter("resolver_profiles_published_total", help: "Profile records written to cdp.profiles")
         deadLettered = metrics.counter("resolver_deadletter_total", help: "Events sent to cdp.deadletter")
+        snapshotsWritten = metrics.counter("resolver_snapshots_written_total", help: "Partition snapshots written")
+        snapshotsRestored = metrics.counter("resolver_snapshots_restored_total", help: "Partitions restored from a snapshot at assignment")
+        snapshotsRejected = metrics.counter("resolver_snapshots_rejected_total", help: "Snapshots ignored because they were corrupt or did not match")
     }
 
     /// Ready when the configuration is current and every assigned partition has been replayed up
@@ -77,6 +86,9 @@ public final class ResolverApp: Sendable {
             ClosureService(name: "resolver") { [self] in try await consume() },
         ]
     }
+
+    /// The metrics in the Prometheus text format (tests, diagnostics).
+    public var metricsText: String { metrics.render() }
 
     /// The schema of an account: its current `schema` document, else the default web schema.
     func schema(for account: String) -> AccountSchema {

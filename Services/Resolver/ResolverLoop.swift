@@ -22,7 +22,10 @@ extension ResolverApp {
                 logger.info("partitions assigned; rebuilding from the log", ["partitions": tps.map(\.description).joined(separator: ",")])
             },
             onRevoke: { [self] tps in
-                progress.withLock { p in p.assigned.subtract(tps) }
+                progress.withLock { p in
+                    p.assigned.subtract(tps)
+                    for tp in tps { p.position[tp] = nil }
+                }
                 let revoked = Set(tps.map(\.partition))
                 state.withLock { s in
                     for (account, partition) in s.accountPartition where revoked.contains(partition) {
@@ -32,7 +35,20 @@ extension ResolverApp {
                 }
                 logger.info("partitions revoked; their accounts' state dropped", ["partitions": tps.map(\.description).joined(separator: ",")])
             },
-            startOffsets: { tps in Dictionary(uniqueKeysWithValues: tps.map { ($0, Offset.beginning) }) }))
+            startOffsets: { [self] tps in
+                // From the partition's snapshot when there is a valid one, else from the beginning.
+                var starts: [TopicPartition: Int64] = [:]
+                for tp in tps {
+                    if let offset = restoreSnapshot(tp) {
+                        starts[tp] = offset
+                        progress.withLock { $0.position[tp] = offset }
+                    } else {
+                        starts[tp] = Offset.beginning
+                    }
+                }
+                return starts
+            }))
+        var lastSnapshot = ContinuousClock.now
         while !Task.isCancelled {
             // Schemas come from cdp.config: wait for it before the first event.
             if !view.isCaughtUp {
@@ -70,9 +86,17 @@ extension ResolverApp {
                     progress.withLock { p in for (tp, o) in outputs.commits { p.committed[tp] = max(p.committed[tp] ?? 0, o) } }
                 } catch {
                     logger.warning("commit failed", ["error": "\(error)"])
+                    continue
                 }
             }
+            // Snapshots only at a batch boundary after a successful commit: a restored state never
+            // covers records whose output was not committed.
+            if settings.dataDirectory != nil, ContinuousClock.now - lastSnapshot > .milliseconds(settings.snapshotIntervalMs) {
+                lastSnapshot = ContinuousClock.now
+                writeSnapshots()
+            }
         }
+        writeSnapshots()
         await consumer.close()
     }
 

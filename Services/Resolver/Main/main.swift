@@ -12,7 +12,8 @@ Consumes cdp.events and cdp.config, resolves identities per account with its sch
 publishes every changed profile to cdp.profiles. Rebuilds its partitions from the log at start
 (not ready until caught up) and publishes only past the committed offset. Settings: CDP_BROKERS,
 CDP_HTTP_ADDR (default :8081), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX, CDP_LOG_LEVEL, CDP_INSTANCE_ID,
-CDP_RESOLVER_GROUP (default cdp-resolver).
+CDP_RESOLVER_GROUP (default cdp-resolver), CDP_DATA_DIR (local snapshots; restarts then read only the
+log after the snapshot), CDP_SNAPSHOT_INTERVAL (default 30s).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -27,6 +28,8 @@ settings.topics = PipelineTopics(prefix: common.topicPrefix)
 settings.adminToken = common.adminToken
 settings.instanceID = common.instanceID
 settings.groupID = reader.string(env: "CDP_RESOLVER_GROUP", flag: "--group", default: "cdp-resolver")
+settings.dataDirectory = common.dataDirectory
+settings.snapshotIntervalMs = Int(reader.duration(env: "CDP_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", default: .seconds(30)).components.seconds * 1000)
 settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
 do {
     try reader.finish()
