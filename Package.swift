@@ -40,6 +40,8 @@ let package = Package(
         // The resolver's pure core (identity graph, schema, mapping, merge operators), also used by
         // the collector (schema validation and dry runs) and `cdp resolve`.
         .target(name: "IdentityCore", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver/Core"),
+        // The segmenter's pure core: audiences, memberships, the flip queue.
+        .target(name: "SegmentCore", dependencies: ["QL", "Runtime"], path: "Services/Segmenter/Core"),
         .target(name: "Resolver", dependencies: ["IdentityCore", "QL", "Model", "Crypto", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Resolver", exclude: ["Main", "Core"]),
         .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport", "Pipeline", "IdentityCore"], path: "Tests/CollectorTests"),
         .testTarget(name: "QLTests", dependencies: ["QL"], path: "Tests/QLTests"),
+        .testTarget(name: "SegmenterTests", dependencies: ["SegmentCore", "QL", "Runtime"], path: "Tests/SegmenterTests"),
         .testTarget(name: "ResolverTests", dependencies: ["Resolver", "IdentityCore", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Tests/ResolverTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],

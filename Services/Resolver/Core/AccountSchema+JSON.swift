@@ -61,6 +61,8 @@ extension Profile {
             "created": .string(Timestamp.rfc3339Millis(epochMs: createdMs)), "updated": .string(Timestamp.rfc3339Millis(epochMs: updatedMs)),
             "identities": .object(identities),
             "fields": .object(fields.mapValues(\.value.json)),
+            // The value type of each field, so readers can restore times (JSON has none).
+            "types": .object(fields.mapValues { .string($0.value.typeName) }),
             "merged": .array(merged.map(JSONValue.string)),
             "meta": ["events": .int(Int64(eventCount)), "streams": .array(streams.sorted().map(JSONValue.string)),
                      "_num_conflicts": .int(Int64(conflicts.count)), "conflicts": .array(conflicts.map { .string($0.description) })],
