@@ -35,7 +35,7 @@ let package = Package(
         // What every daemon shares: the cdp.config view and authentication.
         .target(name: "Pipeline", dependencies: ["Log", "Model", "Runtime", "HTTP", "Crypto"], path: "Shared/Pipeline"),
 
-        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline", "IdentityCore", "QL"], path: "Services/Collector", exclude: ["Main"]),
+        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline", "IdentityCore", "QL", "SegmentCore"], path: "Services/Collector", exclude: ["Main"]),
         .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
         // The resolver's pure core (identity graph, schema, mapping, merge operators), also used by
         // the collector (schema validation and dry runs) and `cdp resolve`.

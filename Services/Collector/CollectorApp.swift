@@ -49,6 +49,7 @@ public final class CollectorApp: Sendable {
         mountSegment(&router)
         mountBulk(&router)
         mountSchema(&router)
+        mountSegments(&router)
         let view = self.view
         let producer = self.producer
         let unavailableAfter = settings.unavailableAfterMs

@@ -5,7 +5,7 @@ import Runtime
 
 /// Checks a document body of one kind before it is written: returns the body to store (it may
 /// normalise it) or a message saying what is wrong (400).
-public typealias ConfigValidator = @Sendable (_ body: [String: JSONValue], _ account: String, _ state: ConfigState) -> Result<[String: JSONValue], ConfigValidationError>
+public typealias ConfigValidator = @Sendable (_ body: [String: JSONValue], _ account: String, _ id: String, _ state: ConfigState) -> Result<[String: JSONValue], ConfigValidationError>
 
 public struct ConfigValidationError: Error, Equatable {
     public let message: String
@@ -17,7 +17,7 @@ extension CollectorApp {
     /// `POST` (201; id from the body's `id` or generated), `GET` (list), `GET /{id}`,
     /// `PUT /{id}` (create or replace; `If-Match: <version>` → 409 when it changed) and
     /// `DELETE /{id}` (`If-Match` too). Reads need `read`, writes `admin`.
-    public func mountConfigKind(_ router: inout Router, kind: String, path: String, secrets: Set<String> = [],
+    public func mountConfigKind(_ router: inout Router, kind: String, path: String, secrets: Set<String> = [], deletable: Bool = true,
                                 validate: @escaping ConfigValidator) {
         precondition(ConfigKind.isValidName(kind))
         router.post("/api/\(path)") { [self] request in
@@ -62,6 +62,7 @@ extension CollectorApp {
                 return await put(kind: kind, id: id, body: body, expected: expected, principal: principal, secrets: secrets, validate: validate, created: false)
             }
         }
+        guard deletable else { return }
         router.delete("/api/\(path)/{id}") { [self] request in
             await authorized(request, .admin) { principal in
                 let key = ConfigKey(account: principal.account, kind: kind, id: request[parameter: "id"] ?? "")
@@ -86,7 +87,7 @@ extension CollectorApp {
         var body = raw
         for field in ["id", "aid", "version", "created", "updated", "updated_by"] { body[field] = nil }
         let validated: [String: JSONValue]
-        switch view.read({ validate(body, principal.account, $0) }) {
+        switch view.read({ validate(body, principal.account, id, $0) }) {
         case .success(let b): validated = b
         case .failure(let e): return .error(400, e.message)
         }

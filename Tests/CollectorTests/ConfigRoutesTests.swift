@@ -9,7 +9,7 @@ import Testing
     /// A kind mounted the way the segment and job issues will mount theirs.
     func router(_ fx: CollectorFixture) -> Router {
         var r = fx.router
-        fx.app.mountConfigKind(&r, kind: "widget", path: "widget") { body, _, _ in
+        fx.app.mountConfigKind(&r, kind: "widget", path: "widget") { body, _, _, _ in
             guard let name = body["name"]?.stringValue, !name.isEmpty else { return .failure(ConfigValidationError("\"name\" is required")) }
             return .success(body)
         }
