@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "cdp", targets: ["CLI"]),
         .executable(name: "cdp-collector", targets: ["CollectorDaemon"]),
         .executable(name: "cdp-resolver", targets: ["ResolverDaemon"]),
+        .executable(name: "cdp-segmenter", targets: ["SegmenterDaemon"]),
     ],
     targets: [
         // librdkafka from Debian (apt-get install librdkafka-dev). Only Shared/Log/RDKafka/ imports it.
@@ -42,6 +43,8 @@ let package = Package(
         .target(name: "IdentityCore", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver/Core"),
         // The segmenter's pure core: audiences, memberships, the flip queue.
         .target(name: "SegmentCore", dependencies: ["QL", "Runtime"], path: "Services/Segmenter/Core"),
+        .target(name: "Segmenter", dependencies: ["SegmentCore", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Segmenter", exclude: ["Main", "Core"]),
+        .executableTarget(name: "SegmenterDaemon", dependencies: ["Segmenter", "Runtime", "Log", "Model", "HTTP"], path: "Services/Segmenter/Main"),
         .target(name: "Resolver", dependencies: ["IdentityCore", "QL", "Model", "Crypto", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Resolver", exclude: ["Main", "Core"]),
         .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
@@ -54,7 +57,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime"], path: "Tests/ModelTests"),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport", "Pipeline", "IdentityCore"], path: "Tests/CollectorTests"),
         .testTarget(name: "QLTests", dependencies: ["QL"], path: "Tests/QLTests"),
-        .testTarget(name: "SegmenterTests", dependencies: ["SegmentCore", "QL", "Runtime"], path: "Tests/SegmenterTests"),
+        .testTarget(name: "SegmenterTests", dependencies: ["SegmentCore", "Segmenter", "QL", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Tests/SegmenterTests"),
         .testTarget(name: "ResolverTests", dependencies: ["Resolver", "IdentityCore", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Tests/ResolverTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
     ],

@@ -1,0 +1,50 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Runtime
+import Segmenter
+
+let usage = """
+usage: cdp-segmenter [--brokers HOST:PORT] [--http-addr HOST:PORT] [--admin-token TOKEN] [--topic-prefix P] [--log-level L]
+
+Consumes cdp.profiles and cdp.config, keeps every audience's membership current (including
+relative-date audiences as time passes) and publishes enters/exits to cdp.memberships.
+Settings: CDP_BROKERS, CDP_HTTP_ADDR (default :8082), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX,
+CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_SEGMENTER_GROUP (default cdp-segmenter), CDP_SESSION_TIMEOUT_MS.
+"""
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+var reader = ConfigReader(arguments: arguments)
+let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8082", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+var settings = SegmenterSettings()
+settings.topics = PipelineTopics(prefix: common.topicPrefix)
+settings.adminToken = common.adminToken
+settings.instanceID = common.instanceID
+settings.groupID = reader.string(env: "CDP_SEGMENTER_GROUP", flag: "--group", default: "cdp-segmenter")
+settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
+do {
+    try reader.finish()
+} catch {
+    exitWithConfigError(error, program: "cdp-segmenter")
+}
+let logger = Logger(label: "segmenter", level: common.logLevel).with(["instance": common.instanceID])
+let metrics = MetricsRegistry()
+let app: SegmenterApp
+do {
+    app = try SegmenterApp(client: KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])), settings: settings, logger: logger, metrics: metrics)
+} catch {
+    logger.error("cannot start", ["error": "\(error)"])
+    exit(ExitCode.config)
+}
+let server = HTTPServer(address: common.httpAddress, router: app.router, logger: logger.with(["component": "http"]), metrics: metrics)
+do {
+    try await ServiceGroup(services: app.services + [server], logger: logger).run()
+} catch {
+    logger.error("stopped with an error", ["error": "\(error)"])
+    exit(1)
+}

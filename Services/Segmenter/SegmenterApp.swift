@@ -1,0 +1,108 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Pipeline
+import QL
+import Runtime
+import SegmentCore
+
+/// Settings of the segmenter beyond the shared daemon settings.
+public struct SegmenterSettings: Sendable {
+    public var topics = PipelineTopics()
+    public var adminToken: String?
+    public var instanceID = "segmenter"
+    public var groupID = "cdp-segmenter"
+    public var sessionTimeoutMs = 10_000
+    public init() {}
+}
+
+/// One account's audiences, profiles (as records) and memberships.
+struct AccountSegments {
+    var fingerprint = ""
+    var audiences: AudienceSet?
+    var profiles: [String: (version: Int64, fields: [String: QLValue])] = [:]
+    var memberships = Memberships()
+    var flips = FlipQueue()
+    var partition: Int32 = 0
+}
+
+/// The segmenter: keeps every audience's membership current from `cdp.profiles` and publishes
+/// changes to `cdp.memberships` (key `<aid>/<profile>`): the profile's current audiences and
+/// the enters/exits this record carries.
+public final class SegmenterApp: Sendable {
+    public let settings: SegmenterSettings
+    public let view: ConfigView
+    let client: any LogClient
+    let producer: any LogProducer
+    let logger: Logger
+    let metrics: MetricsRegistry
+    let auth: Authenticator
+    /// The clock for relative dates (injected so tests can move time).
+    let clock: @Sendable () -> Int64
+    let accounts = Locked<[String: AccountSegments]>([:])
+    let progress = Locked(Progress())
+    let transitionsPublished: Counter
+
+    struct Progress {
+        var assigned: Set<TopicPartition> = []
+        var committed: [TopicPartition: Int64] = [:]
+        var position: [TopicPartition: Int64] = [:]
+        var everAssigned = false
+        var caughtUp: Bool {
+            everAssigned && assigned.allSatisfy { tp in committed[tp].map { (position[tp] ?? 0) >= $0 } ?? false }
+        }
+    }
+
+    public init(client: any LogClient, settings: SegmenterSettings, logger: Logger, metrics: MetricsRegistry,
+                clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+        self.clock = clock
+        view = ConfigView(client: client, topics: settings.topics, logger: logger.with(["component": "config"]), metrics: metrics,
+                          clientID: "cdp-segmenter-config-\(settings.instanceID)")
+        producer = try client.makeProducer(ProducerOptions(clientID: "cdp-segmenter-\(settings.instanceID)", lingerMs: 2))
+        auth = Authenticator(adminToken: settings.adminToken, view: view)
+        transitionsPublished = metrics.counter("segmenter_transitions_total", help: "Audience enters and exits published")
+    }
+
+    public var readiness: Readiness {
+        if !view.isCaughtUp { return .notReady("configuration view is catching up") }
+        return progress.withLock { $0.caughtUp } ? .ready : .notReady("rebuilding from \(settings.topics.profiles)")
+    }
+
+    public var services: [any Service] {
+        [ProducerService(producer), view, ClosureService(name: "segmenter") { [self] in try await consume() }]
+    }
+
+    /// The account's audiences from its `segment` documents (recompiled when they change).
+    func audiences(for account: String, _ state: inout AccountSegments) -> AudienceSet? {
+        let docs = view.read { $0.documents(account: account, kind: "segment") }
+        let fingerprint = docs.map { "\($0.key.id)@\($0.version)" }.joined(separator: ",")
+        if fingerprint == state.fingerprint, let a = state.audiences { return a }
+        let defs = docs.compactMap { d -> AudienceSet.Definition? in
+            guard let slug = d.body["slug"]?.stringValue, let f = d.body["filterql"]?.stringValue else { return nil }
+            return AudienceSet.Definition(id: d.key.id, slug: slug, filterQL: f, apiAccessible: d.body["api_accessible"]?.boolValue ?? false)
+        }
+        do {
+            state.audiences = try AudienceSet(defs)
+        } catch {
+            logger.error("audiences of \(account) do not compile; keeping the previous set", ["error": "\(error)"])
+        }
+        state.fingerprint = fingerprint
+        return state.audiences
+    }
+
+    /// The membership record for a profile's transitions.
+    func record(account: String, profile: String, version: Int64, current: Set<String>, transitions: [Transition]) -> ProducerRecord {
+        let value: JSONValue = [
+            "v": 1, "aid": .string(account), "profile": .string(profile), "version": .int(version),
+            "segments": .array(current.sorted().map(JSONValue.string)),
+            "transitions": .array(transitions.map { ["action": .string($0.action.rawValue), "segment": .string($0.audience),
+                                                     "version": .int($0.version), "ts": .string(Timestamp.rfc3339Millis(epochMs: $0.atMs))] }),
+        ]
+        return ProducerRecord(topic: settings.topics.memberships, key: Array("\(account)/\(profile)".utf8), value: value.serializedBytes())
+    }
+}

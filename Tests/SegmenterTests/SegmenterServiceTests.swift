@@ -1,0 +1,87 @@
+import Foundation
+import HTTP
+import Log
+import Model
+import Runtime
+import Segmenter
+import Testing
+
+let segToken = "segmenter-admin-token-0123456789"
+
+final class Clock: @unchecked Sendable {
+    let now = Locked<Int64>(1_795_953_600_000)
+    func advance(_ ms: Int64) { now.withLock { $0 += ms } }
+    var value: Int64 { now.withLock { $0 } }
+}
+
+func segmentDoc(_ id: String, _ slug: String, _ filter: String, version: Int64 = 1) -> ProducerRecord {
+    let key = ConfigKey(account: "acme", kind: "segment", id: id)
+    let doc = ConfigDocument(key: key, version: version, createdMs: 1, updatedMs: 1, updatedBy: "admin",
+                             body: ["slug": .string(slug), "name": .string(slug), "filterql": .string(filter)])
+    return ProducerRecord(topic: "cdp.config", key: Array(key.description.utf8), value: doc.json.serializedBytes(), partition: 0)
+}
+
+func profileRecord(_ id: String, version: Int64, fields: [String: JSONValue], types: [String: String] = [:], deleted: Bool = false) -> ProducerRecord {
+    var value: [String: JSONValue] = ["v": 1, "aid": "acme", "id": .string(id), "version": .int(version)]
+    if deleted { value["deleted"] = true } else {
+        value["fields"] = .object(fields)
+        value["types"] = .object(types.mapValues(JSONValue.string))
+        value["identities"] = ["_uid": .array([.string("c-\(id)")])]
+    }
+    return ProducerRecord(topic: "cdp.profiles", key: Array("acme/\(id)".utf8), value: JSONValue.object(value).serializedBytes())
+}
+
+func memberships(_ log: InMemoryLog) -> [JSONValue] {
+    (0..<4).flatMap { log.records(TopicPartition("cdp.memberships", Int32($0))) }.compactMap { try? JSONParser().parse($0.value ?? []) }
+}
+
+func transitions(_ log: InMemoryLog, profile: String) -> [String] {
+    memberships(log).filter { $0["profile"]?.stringValue == profile }.flatMap { m in
+        (m["transitions"]?.arrayValue ?? []).map { "\($0["action"]!.stringValue!) \($0["segment"]!.stringValue!)" }
+    }
+}
+
+@Suite(.serialized) struct SegmenterServiceTests {
+    @Test func profilesEnterAndExitAudiences_timeWindowsFlipOnTime_deletesExit_andNewAudiencesBackfill() async throws {
+        let log = InMemoryLog(defaultPartitions: 4)
+        try await log.makeAdmin().createTopics(PipelineTopics().specs(partitions: 4).map { TopicSpec(name: $0.name, partitions: $0.partitions) })
+        let producer = try log.makeProducer(ProducerOptions())
+        let clock = Clock()
+        for r in [segmentDoc("s1", "us", "FILTER country == \"US\""), segmentDoc("s2", "recent", "FILTER last_visit > \"now-3d\"")] {
+            _ = try await producer.send(r)
+        }
+        let visit = Timestamp.rfc3339Millis(epochMs: clock.value - 86_400_000)
+        _ = try await producer.send(profileRecord("p1", version: 1, fields: ["country": "US", "last_visit": .string(visit)], types: ["last_visit": "time"]))
+        _ = try await producer.send(profileRecord("p2", version: 1, fields: ["country": "FR"]))
+
+        var settings = SegmenterSettings()
+        settings.adminToken = segToken
+        let app = try SegmenterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()),
+                                   metrics: MetricsRegistry(), clock: { clock.value })
+        let tasks = app.services.map { s in Task { try await s.run() } }
+        func wait(_ condition: () -> Bool) async throws { for _ in 0..<300 where !condition() { try await Task.sleep(for: .milliseconds(10)) } }
+        try await wait { app.readiness == .ready && transitions(log, profile: "p1").count >= 4 }
+        // No email: the built-in anonymous_users applies too.
+        #expect(Set(transitions(log, profile: "p1")) == ["enter s1", "enter s2", "enter all_users", "enter anonymous_users"])
+        #expect(Set(transitions(log, profile: "p2")) == ["enter all_users", "enter anonymous_users"])
+
+        let sizes = await app.router.handle(HTTPRequest(method: "GET", target: "/api/segment/sizes?aid=acme", headers: HTTPHeaders([("Authorization", segToken)])))
+        #expect(try JSONParser().parse(sizes.body)["data"]?["s1"] == 1)
+
+        // Two days later p1's last visit leaves the 3-day window, with no new event.
+        clock.advance(2 * 86_400_000 + 1)
+        try await wait { transitions(log, profile: "p1").contains("exit s2") }
+        #expect(transitions(log, profile: "p1").last == "exit s2")
+
+        // A new audience is evaluated against every profile (backfill).
+        _ = try await producer.send(segmentDoc("s3", "french", "FILTER country == \"FR\""))
+        try await wait { transitions(log, profile: "p2").contains("enter s3") }
+        #expect(transitions(log, profile: "p2").contains("enter s3"))
+
+        // A deleted (or merged-away) profile exits everything.
+        _ = try await producer.send(profileRecord("p1", version: 2, fields: [:], deleted: true))
+        try await wait { transitions(log, profile: "p1").contains("exit s1") }
+        #expect(Set(transitions(log, profile: "p1").suffix(3)) == ["exit s1", "exit all_users", "exit anonymous_users"])
+        for t in tasks.reversed() { t.cancel(); _ = try? await t.value }
+    }
+}
