@@ -13,6 +13,7 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("ql", "check and evaluate FilterQL / LQL / expressions", QLCommand.usage),
     ("resolve", "run identity resolution offline on NDJSON events", ResolveCommand.usage),
     ("profile", "look up a profile by any identity value", ProfileCommand.usage),
+    ("segment", "create, list, size and preview audiences", SegmentCommand.usage),
     ("version", "print versions", "usage: cdp version"),
 ]
 
@@ -57,6 +58,7 @@ func runCommand(_ command: String, _ arguments: [String], usage: String) async -
         case "ql": try await QLCommand.run(&context)
         case "resolve": try await ResolveCommand.run(&context)
         case "profile": try await ProfileCommand.run(&context)
+        case "segment": try await SegmentCommand.run(&context)
         case "version":
             try context.finish()
             print("cdp \(CDPVersion.current) (QL \(QL.languageVersion))")

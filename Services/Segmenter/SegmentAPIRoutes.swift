@@ -41,6 +41,49 @@ extension SegmenterApp {
                 return .json(200, data: .object(data))
             }
         }
+        // Size and a sample of an unsaved definition, evaluated now against this instance's profiles.
+        router.post("/api/segment/preview") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let p):
+                guard case .object(let body)? = try? JSONParser().parse(request.body) else { return .error(400, "body must be a JSON object") }
+                let filterQL: String
+                if let text = body["filterql"]?.stringValue {
+                    filterQL = text
+                } else if let rules = body["rules"] {
+                    do throws(AudienceError) { filterQL = try RuleTree.filterQL(rules) } catch { return .error(400, error.message) }
+                } else {
+                    return .error(400, "give \"filterql\" or a rule tree in \"rules\"")
+                }
+                let now = clock()
+                let result: Result<(Int, [String], Int), AudienceError> = accounts.withLock { all in
+                    let state = all[p.account] ?? AccountSegments()
+                    // Existing audiences stay includable by slug.
+                    let docs = view.read { $0.documents(account: p.account, kind: "segment") }
+                    var defs = docs.compactMap { d -> AudienceSet.Definition? in
+                        guard let s = d.body["slug"]?.stringValue, let f = d.body["filterql"]?.stringValue else { return nil }
+                        return AudienceSet.Definition(id: d.key.id, slug: s, filterQL: f)
+                    }
+                    defs.append(AudienceSet.Definition(id: "__preview", slug: "__preview", filterQL: filterQL))
+                    let set: AudienceSet
+                    do { set = try AudienceSet(defs) } catch let e as AudienceError { return .failure(e) } catch { return .failure(AudienceError("\(error)")) }
+                    guard let preview = set.audiences.first(where: { $0.id == "__preview" }) else { return .failure(AudienceError("internal: preview missing")) }
+                    var size = 0
+                    var sample: [String] = []
+                    for (id, profile) in state.profiles.sorted(by: { $0.key < $1.key }) where preview.program.matches(preview.program.record(profile.fields), nowMs: now) {
+                        size += 1
+                        if sample.count < 20 { sample.append(id) }
+                    }
+                    return .success((size, sample, state.profiles.count))
+                }
+                switch result {
+                case .failure(let e): return .error(400, e.message)
+                case .success(let (size, sample, total)):
+                    return .json(200, data: ["filterql": .string(filterQL), "size": .int(Int64(size)), "profiles": .int(Int64(total)),
+                                             "sample": .array(sample.map(JSONValue.string))])
+                }
+            }
+        }
         router.mountOperations(service: "cdp-segmenter", metrics: metrics) { [self] in readiness }
         return router
     }

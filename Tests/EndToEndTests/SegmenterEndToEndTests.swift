@@ -78,6 +78,13 @@ final class DaemonProcess: @unchecked Sendable {
             let read = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-C", "-t", "cdp.memberships", "-e", "-q"])
             #expect(read.stdout.contains("\"segment\":\"pricing\""))
         }
+        let cli = try await ChildProcess.run(BuildProducts.path("cdp"), ["segment", "size", "pricing", "--aid", "acme"],
+                                             environment: ["CDP_SEGMENTER_URL": segmenter.url, "CDP_TOKEN": CollectorProcess.token])
+        #expect(cli.status == 0)
+        #expect(cli.stdout.contains("\"size\":2"))
+        let preview = try await ChildProcess.run(BuildProducts.path("cdp"), ["segment", "preview", "--filterql", "FILTER EXISTS email", "--aid", "acme"],
+                                                 environment: ["CDP_SEGMENTER_URL": segmenter.url, "CDP_TOKEN": CollectorProcess.token])
+        #expect(preview.stdout.contains("\"size\":1"))
         for d in [segmenter, resolver] { #expect(await d.stop() == 0) }
         #expect(await collector.stop() == 0)
         #expect(await broker.stop() == 0)

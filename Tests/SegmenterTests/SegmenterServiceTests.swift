@@ -68,6 +68,14 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         let sizes = await app.router.handle(HTTPRequest(method: "GET", target: "/api/segment/sizes?aid=acme", headers: HTTPHeaders([("Authorization", segToken)])))
         #expect(try JSONParser().parse(sizes.body)["data"]?["s1"] == 1)
 
+        let preview = await app.router.handle(HTTPRequest(method: "POST", target: "/api/segment/preview?aid=acme", headers: HTTPHeaders([("Authorization", segToken)]),
+                                                          body: Array(#"{"filterql":"FILTER OR (INCLUDE us, country == \"FR\")"}"#.utf8)))
+        let previewData = try JSONParser().parse(preview.body)["data"]
+        #expect(previewData?["size"] == 2 && previewData?["profiles"] == 2 && previewData?["sample"] == ["p1", "p2"])
+        let badPreview = await app.router.handle(HTTPRequest(method: "POST", target: "/api/segment/preview?aid=acme", headers: HTTPHeaders([("Authorization", segToken)]),
+                                                             body: Array(#"{"filterql":"FILTER x =="}"#.utf8)))
+        #expect(badPreview.status == 400)
+
         // Two days later p1's last visit leaves the 3-day window, with no new event.
         clock.advance(2 * 86_400_000 + 1)
         try await wait { transitions(log, profile: "p1").contains("exit s2") }
