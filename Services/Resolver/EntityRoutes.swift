@@ -17,6 +17,19 @@ extension ResolverApp {
                 let found = state.withLock { s in s.graphs[principal.account]?.profile(for: Identifier(field, value)) }
                 guard let profile = found else { return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'") }
                 var json = profile.json(account: principal.account)
+                // The profile's audiences by slug (only API-accessible ones unless the key may administer the account).
+                if case .object(var o) = json {
+                    let docs = view.read { $0.documents(account: principal.account, kind: "segment") }
+                    let slugs = memberships.segments(account: principal.account, profile: profile.id).compactMap { id -> String? in
+                        if let doc = docs.first(where: { $0.key.id == id }) {
+                            let accessible = doc.body["api_accessible"]?.boolValue ?? false
+                            return accessible || principal.may(.admin) ? doc.body["slug"]?.stringValue : nil
+                        }
+                        return ["all_users", "known_users", "anonymous_users"].contains(id) ? id : nil
+                    }
+                    o["segments"] = .array(slugs.sorted().map(JSONValue.string))
+                    json = .object(o)
+                }
                 if request.query("explain") == "true", case .object(var o) = json {
                     o["explain"] = profile.explanation
                     json = .object(o)

@@ -30,6 +30,7 @@ public final class ResolverApp: Sendable {
     let logger: Logger
     let metrics: MetricsRegistry
     let auth: Authenticator
+    let memberships: MembershipView
     let state = Locked(ResolverStateData())
     let progress = Locked(Progress())
     let eventsApplied: Counter
@@ -57,6 +58,8 @@ public final class ResolverApp: Sendable {
                           clientID: "cdp-resolver-config-\(settings.instanceID)")
         producer = try client.makeProducer(ProducerOptions(clientID: "cdp-resolver-\(settings.instanceID)", maxInFlight: 200_000, lingerMs: 5))
         auth = Authenticator(adminToken: settings.adminToken, view: view)
+        memberships = MembershipView(client: client, topics: settings.topics, logger: logger.with(["component": "memberships"]),
+                                     clientID: "cdp-resolver-memberships-\(settings.instanceID)")
         eventsApplied = metrics.counter("resolver_events_total", help: "Events applied to identity graphs")
         profilesPublished = metrics.counter("resolver_profiles_published_total", help: "Profile records written to cdp.profiles")
         deadLettered = metrics.counter("resolver_deadletter_total", help: "Events sent to cdp.deadletter")
@@ -83,6 +86,7 @@ public final class ResolverApp: Sendable {
         return [
             ProducerService(producer),
             view,
+            memberships,
             ClosureService(name: "resolver") { [self] in try await consume() },
         ]
     }

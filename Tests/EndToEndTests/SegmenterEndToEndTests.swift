@@ -85,6 +85,15 @@ final class DaemonProcess: @unchecked Sendable {
         let preview = try await ChildProcess.run(BuildProducts.path("cdp"), ["segment", "preview", "--filterql", "FILTER EXISTS email", "--aid", "acme"],
                                                  environment: ["CDP_SEGMENTER_URL": segmenter.url, "CDP_TOKEN": CollectorProcess.token])
         #expect(preview.stdout.contains("\"size\":1"))
+        // The resolver's entity API lists the profile's audiences (from cdp.memberships).
+        var segments: [String] = []
+        for _ in 0..<60 {
+            let r = try await client.send("GET", resolver.url + "/api/entity/user/email/ada@example.com?aid=acme", headers: auth)
+            segments = (try JSONParser().parse(r.body)["data"]?["segments"]?.arrayValue ?? []).compactMap(\.stringValue)
+            if segments.contains("pricing_visitors") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(segments == ["all_users", "known_users", "pricing_visitors"])
         for d in [segmenter, resolver] { #expect(await d.stop() == 0) }
         #expect(await collector.stop() == 0)
         #expect(await broker.stop() == 0)
