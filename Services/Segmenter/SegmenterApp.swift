@@ -43,6 +43,10 @@ public final class SegmenterApp: Sendable {
     let accounts = Locked<[String: AccountSegments]>([:])
     let progress = Locked(Progress())
     let transitionsPublished: Counter
+    /// What cdp.memberships said each profile belonged to when this instance started
+    /// (`<aid>/<profile>` → audience ids); reconciled once the rebuild has caught up.
+    let published = Locked<[String: Set<String>]?>(nil)
+    let reconciled = AtomicFlag()
 
     struct Progress {
         var assigned: Set<TopicPartition> = []

@@ -10,6 +10,7 @@ extension SegmenterApp {
     /// committed offset), evaluates audiences, publishes transitions, re-evaluates profiles whose
     /// relative-date audiences flip, and backfills when audiences change.
     func consume() async throws {
+        await loadPublishedMemberships()
         let consumer = try client.makeConsumer(ConsumerOptions(groupID: settings.groupID, clientID: "cdp-segmenter-\(settings.instanceID)",
                                                                sessionTimeoutMs: settings.sessionTimeoutMs))
         try consumer.subscribe([settings.topics.profiles], hooks: RebalanceHooks(
@@ -57,8 +58,12 @@ extension SegmenterApp {
                 guard let value = r.value, let profile = ProfileRecord.parse(value) else { continue }
                 out += apply(profile, partition: r.partition, now: now, publish: live)
             }
-            // Time-window flips and audience changes are acted on once caught up.
-            if progress.withLock({ $0.caughtUp }) { out += refresh(now: now) }
+            // Time-window flips and audience changes are acted on once caught up; the first time,
+            // what was published before the restart is reconciled with the rebuilt state.
+            if progress.withLock({ $0.caughtUp }) {
+                if !reconciled.exchange(true) { out += reconcile(now: now) }
+                out += refresh(now: now)
+            }
             if !out.isEmpty {
                 let results = await producer.send(out)
                 if results.contains(where: { if case .failure = $0 { true } else { false } }) {
@@ -70,6 +75,84 @@ extension SegmenterApp {
             if !commits.isEmpty { try? await consumer.commit(commits) }
         }
         await consumer.close()
+    }
+
+    /// Reads cdp.memberships to its end: the last published audiences of every profile.
+    func loadPublishedMemberships() async {
+        var published: [String: (version: Int64, segments: Set<String>)] = [:]
+        do {
+            let topic = settings.topics.memberships
+            guard let info = try await client.makeAdmin().listTopics().first(where: { $0.name == topic }) else {
+                self.published.withLock { $0 = [:] }
+                return
+            }
+            let consumer = try client.makeConsumer(ConsumerOptions(groupID: nil, clientID: "cdp-segmenter-readback-\(settings.instanceID)"))
+            var ends: [TopicPartition: Int64] = [:]
+            var offsets: [TopicPartition: Int64] = [:]
+            for p in 0..<info.partitions {
+                let tp = TopicPartition(topic, Int32(p))
+                let marks = try await consumer.watermarks(tp)
+                if marks.high > marks.low { ends[tp] = marks.high }
+                offsets[tp] = Offset.beginning
+            }
+            try consumer.assign(offsets)
+            var done: [TopicPartition: Int64] = [:]
+            var idle = 0
+            while ends.contains(where: { (done[$0.key] ?? 0) < $0.value }), idle < 50 {
+                let records = try await consumer.poll(max: 5000, timeoutMs: 200)
+                idle = records.isEmpty ? idle + 1 : 0
+                for r in records {
+                    done[r.topicPartition] = r.offset + 1
+                    guard let key = r.keyString, let v = try? JSONParser().parse(r.value ?? []), let version = v["version"]?.intValue else { continue }
+                    if let seen = published[key], seen.version > version { continue }
+                    published[key] = (version, Set((v["segments"]?.arrayValue ?? []).compactMap(\.stringValue)))
+                }
+            }
+            await consumer.close()
+        } catch {
+            logger.warning("could not read cdp.memberships back; differences will not be reconciled", ["error": "\(error)"])
+        }
+        self.published.withLock { $0 = published.mapValues(\.segments) }
+        logger.info("read published memberships", ["profiles": String(published.count)])
+    }
+
+    /// After the rebuild: publishes, for every profile, the difference between what it belongs
+    /// to now and what was last published (flips that happened while the segmenter was down,
+    /// audience edits) — and exits for profiles that no longer exist. Nothing else is repeated.
+    func reconcile(now: Int64) -> [ProducerRecord] {
+        guard let published = published.withLock({ $0 }) else { return [] }
+        return accounts.withLock { all in
+            var out: [ProducerRecord] = []
+            var seen = Set<String>()
+            for account in all.keys.sorted() {
+                var state = all[account]!
+                if let audiences = audiences(for: account, &state) {
+                    for id in state.profiles.keys.sorted() {
+                        let p = state.profiles[id]!
+                        let key = "\(account)/\(id)"
+                        seen.insert(key)
+                        let (members, flip) = audiences.evaluate(p.fields, nowMs: now)
+                        state.flips.schedule(id, at: flip)
+                        _ = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
+                        let before = published[key] ?? []
+                        if before != members {
+                            let exits = before.subtracting(members).sorted().map { Transition(action: .exit, audience: $0, profile: id, version: p.version, atMs: now) }
+                            let enters = members.subtracting(before).sorted().map { Transition(action: .enter, audience: $0, profile: id, version: p.version, atMs: now) }
+                            out.append(record(account: account, profile: id, version: p.version, current: members, transitions: exits + enters))
+                        }
+                    }
+                }
+                all[account] = state
+            }
+            for (key, segments) in published where !seen.contains(key) && !segments.isEmpty {
+                let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2, all[parts[0]] != nil else { continue }
+                let exits = segments.sorted().map { Transition(action: .exit, audience: $0, profile: parts[1], version: 0, atMs: now) }
+                out.append(record(account: parts[0], profile: parts[1], version: 0, current: [], transitions: exits))
+            }
+            if !out.isEmpty { logger.info("reconciled memberships after the rebuild", ["records": String(out.count)]) }
+            return out
+        }
     }
 
     /// Applies one profile record; returns the membership record to publish (if any).

@@ -91,5 +91,30 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         try await wait { transitions(log, profile: "p1").contains("exit s1") }
         #expect(Set(transitions(log, profile: "p1").suffix(3)) == ["exit s1", "exit all_users", "exit anonymous_users"])
         for t in tasks.reversed() { t.cancel(); _ = try? await t.value }
+
+        // A restart re-announces nothing: everything published already matches the rebuilt state.
+        let before = memberships(log).count
+        let again = try SegmenterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()),
+                                     metrics: MetricsRegistry(), clock: { clock.value })
+        let tasks2 = again.services.map { s in Task { try await s.run() } }
+        try await wait { again.readiness == .ready }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(memberships(log).count == before)
+        // Time passes while it is down: the flip is published after the restart, once.
+        for t in tasks2.reversed() { t.cancel(); _ = try? await t.value }
+        _ = try await producer.send(profileRecord("p3", version: 1, fields: ["last_visit": .string(Timestamp.rfc3339Millis(epochMs: clock.value))], types: ["last_visit": "time"]))
+        let third = try SegmenterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()),
+                                     metrics: MetricsRegistry(), clock: { clock.value })
+        let tasks3 = third.services.map { s in Task { try await s.run() } }
+        try await wait { transitions(log, profile: "p3").contains("enter s2") }
+        for t in tasks3.reversed() { t.cancel(); _ = try? await t.value }
+        clock.advance(4 * 86_400_000)
+        let fourth = try SegmenterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()),
+                                      metrics: MetricsRegistry(), clock: { clock.value })
+        let tasks4 = fourth.services.map { s in Task { try await s.run() } }
+        try await wait { transitions(log, profile: "p3").contains("exit s2") }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(transitions(log, profile: "p3").filter { $0 == "exit s2" }.count == 1)
+        for t in tasks4.reversed() { t.cancel(); _ = try? await t.value }
     }
 }

@@ -7,6 +7,14 @@ public struct Transition: Sendable, Equatable, Hashable {
     /// The profile version it was computed from.
     public var version: Int64
     public var atMs: Int64
+
+    public init(action: Action, audience: String, profile: String, version: Int64, atMs: Int64) {
+        self.action = action
+        self.audience = audience
+        self.profile = profile
+        self.version = version
+        self.atMs = atMs
+    }
 }
 
 /// Current memberships per profile; turns new evaluations into transitions. Stale or repeated
