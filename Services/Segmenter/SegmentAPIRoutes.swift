@@ -41,6 +41,26 @@ extension SegmenterApp {
                 return .json(200, data: .object(data))
             }
         }
+        router.get("/api/segment/{id}/history") { [self] request in
+            switch auth.authenticate(request, role: .read) {
+            case .failure(let f): return f.response
+            case .success(let p):
+                let id = request[parameter: "id"] ?? ""
+                var history = publishedHistory.withLock { $0[p.account]?[id] } ?? SizeHistory()
+                if let live = accounts.withLock({ $0[p.account]?.history[id] }) {
+                    for (bucket, delta) in live.deltas { for _ in 0..<abs(delta) { history.record(delta > 0 ? .enter : .exit, atMs: bucket) } }
+                }
+                let now = clock()
+                let size = history.size(at: now)
+                return .json(200, data: [
+                    "segment": .string(id), "size": .int(Int64(size)),
+                    "hourly": .array(history.hourly.map { ["ts": .string(Timestamp.rfc3339Millis(epochMs: $0.hourStartMs)), "size": .int(Int64($0.size))] }),
+                    "daily": .array(history.daily.map { ["ts": .string(Timestamp.rfc3339Millis(epochMs: $0.dayStartMs)), "size": .int(Int64($0.size))] }),
+                    "change_7d": .int(Int64(size - history.size(at: now - 7 * 86_400_000))),
+                    "change_30d": .int(Int64(size - history.size(at: now - 30 * 86_400_000))),
+                ])
+            }
+        }
         // Size and a sample of an unsaved definition, evaluated now against this instance's profiles.
         router.post("/api/segment/preview") { [self] request in
             switch auth.authenticate(request, role: .read) {

@@ -25,6 +25,12 @@ struct AccountSegments {
     var memberships = Memberships()
     var flips = FlipQueue()
     var partition: Int32 = 0
+    /// Audience id → size over time, from published transitions.
+    var history: [String: SizeHistory] = [:]
+
+    mutating func recordHistory(_ transitions: [Transition]) {
+        for t in transitions { history[t.audience, default: SizeHistory()].record(t.action, atMs: t.atMs) }
+    }
 }
 
 /// The segmenter: keeps every audience's membership current from `cdp.profiles` and publishes
@@ -46,6 +52,8 @@ public final class SegmenterApp: Sendable {
     /// What cdp.memberships said each profile belonged to when this instance started
     /// (`<aid>/<profile>` → audience ids); reconciled once the rebuild has caught up.
     let published = Locked<[String: Set<String>]?>(nil)
+    /// History read back from cdp.memberships (`aid` → audience → history), merged in on first use.
+    let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
     let reconciled = AtomicFlag()
 
     struct Progress {

@@ -104,6 +104,12 @@ extension SegmenterApp {
                 for r in records {
                     done[r.topicPartition] = r.offset + 1
                     guard let key = r.keyString, let v = try? JSONParser().parse(r.value ?? []), let version = v["version"]?.intValue else { continue }
+                    let account = String(key.split(separator: "/").first ?? "")
+                    for t in v["transitions"]?.arrayValue ?? [] {
+                        guard let seg = t["segment"]?.stringValue, let action = t["action"]?.stringValue.flatMap(Transition.Action.init(rawValue:)),
+                              let ts = t["ts"]?.stringValue.flatMap(DateMath.parseDate) else { continue }
+                        publishedHistory.withLock { $0[account, default: [:]][seg, default: SizeHistory()].record(action, atMs: ts) }
+                    }
                     if let seen = published[key], seen.version > version { continue }
                     published[key] = (version, Set((v["segments"]?.arrayValue ?? []).compactMap(\.stringValue)))
                 }
@@ -138,6 +144,7 @@ extension SegmenterApp {
                         if before != members {
                             let exits = before.subtracting(members).sorted().map { Transition(action: .exit, audience: $0, profile: id, version: p.version, atMs: now) }
                             let enters = members.subtracting(before).sorted().map { Transition(action: .enter, audience: $0, profile: id, version: p.version, atMs: now) }
+                            state.recordHistory(exits + enters)
                             out.append(record(account: account, profile: id, version: p.version, current: members, transitions: exits + enters))
                         }
                     }
@@ -152,6 +159,14 @@ extension SegmenterApp {
             }
             if !out.isEmpty { logger.info("reconciled memberships after the rebuild", ["records": String(out.count)]) }
             return out
+        }
+    }
+
+    /// Remembers what was published for a profile, so the post-rebuild reconciliation compares
+    /// against the latest published state, not only the one read at start.
+    func notePublished(_ account: String, _ profile: String, _ segments: Set<String>) {
+        published.withLock { p in
+            if p != nil { p![account + "/" + profile] = segments }
         }
     }
 
@@ -175,8 +190,10 @@ extension SegmenterApp {
                 transitions = state.memberships.update(profile: profile.id, version: profile.version, audiences: members, atMs: now)
             }
             guard publish, !transitions.isEmpty else { return [] }
-            return [record(account: profile.account, profile: profile.id, version: profile.version,
-                           current: state.memberships.current[profile.id] ?? [], transitions: transitions)]
+            state.recordHistory(transitions)
+            let current = state.memberships.current[profile.id] ?? []
+            notePublished(profile.account, profile.id, current)
+            return [record(account: profile.account, profile: profile.id, version: profile.version, current: current, transitions: transitions)]
         }
     }
 
@@ -199,6 +216,8 @@ extension SegmenterApp {
                     state.flips.schedule(id, at: flip)
                     let transitions = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
                     if !transitions.isEmpty {
+                        state.recordHistory(transitions)
+                        notePublished(account, id, members)
                         out.append(record(account: account, profile: id, version: p.version, current: members, transitions: transitions))
                     }
                 }

@@ -130,3 +130,18 @@ func defs(_ pairs: [(String, String)]) -> [AudienceSet.Definition] {
         #expect { try RuleTree.filterQL(tree) } throws: { ($0 as? AudienceError)?.message.hasPrefix(fragment) == true }
     }
 }
+
+@Suite struct SizeHistoryTests {
+    @Test func hourlyDailyAndPointInTimeSizes() {
+        var h = SizeHistory()
+        let t0: Int64 = 1_795_910_400_000 // a midnight
+        h.record(.enter, atMs: t0 + 10)
+        h.record(.enter, atMs: t0 + 20)
+        h.record(.enter, atMs: t0 + 3_600_000 + 5)
+        h.record(.exit, atMs: t0 + 86_400_000 + 1)
+        #expect(h.hourly.map(\.size) == [2, 3, 2])
+        #expect(h.daily.map(\.size) == [3, 2])
+        #expect(h.size(at: t0 + 60_000) == 2)
+        #expect(h.size(at: t0 + 2 * 86_400_000) == 2)
+    }
+}

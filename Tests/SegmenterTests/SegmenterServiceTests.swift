@@ -64,6 +64,9 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         // No email: the built-in anonymous_users applies too.
         #expect(Set(transitions(log, profile: "p1")) == ["enter s1", "enter s2", "enter all_users", "enter anonymous_users"])
         #expect(Set(transitions(log, profile: "p2")) == ["enter all_users", "enter anonymous_users"])
+        try await Task.sleep(for: .milliseconds(200))
+        // Each enter is published once (the post-rebuild reconciliation repeats nothing).
+        #expect(transitions(log, profile: "p1").count == 4)
 
         let sizes = await app.router.handle(HTTPRequest(method: "GET", target: "/api/segment/sizes?aid=acme", headers: HTTPHeaders([("Authorization", segToken)])))
         #expect(try JSONParser().parse(sizes.body)["data"]?["s1"] == 1)
@@ -80,6 +83,11 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         clock.advance(2 * 86_400_000 + 1)
         try await wait { transitions(log, profile: "p1").contains("exit s2") }
         #expect(transitions(log, profile: "p1").last == "exit s2")
+        let history = await app.router.handle(HTTPRequest(method: "GET", target: "/api/segment/s2/history?aid=acme", headers: HTTPHeaders([("Authorization", segToken)])))
+        let h = try JSONParser().parse(history.body)["data"]
+        #expect(h?["size"] == 0)
+        #expect(h?["hourly"]?.arrayValue?.compactMap { $0["size"]?.intValue } == [1, 0])
+        #expect(h?["change_7d"] == 0)
 
         // A new audience is evaluated against every profile (backfill).
         _ = try await producer.send(segmentDoc("s3", "french", "FILTER country == \"FR\""))
