@@ -25,6 +25,8 @@ struct AccountSegments {
     var memberships = Memberships()
     var flips = FlipQueue()
     var partition: Int32 = 0
+    /// Profiles the resolver flagged unhealthy: in no audience.
+    var unhealthy = Set<String>()
     /// Audience id → size over time, from published transitions.
     var history: [String: SizeHistory] = [:]
 

@@ -137,7 +137,8 @@ extension SegmenterApp {
                         let p = state.profiles[id]!
                         let key = "\(account)/\(id)"
                         seen.insert(key)
-                        let (members, flip) = audiences.evaluate(p.fields, nowMs: now)
+                        var (members, flip) = audiences.evaluate(p.fields, nowMs: now)
+                        if state.unhealthy.contains(id) { (members, flip) = ([], nil) }
                         state.flips.schedule(id, at: flip)
                         _ = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
                         let before = published[key] ?? []
@@ -180,12 +181,21 @@ extension SegmenterApp {
             let transitions: [Transition]
             if profile.deleted {
                 state.profiles[profile.id] = nil
+                state.unhealthy.remove(profile.id)
                 state.flips.schedule(profile.id, at: nil)
                 transitions = state.memberships.remove(profile: profile.id, version: profile.version, atMs: now)
             } else {
                 state.profiles[profile.id] = (profile.version, profile.fields)
                 guard let audiences = audiences(for: profile.account, &state) else { return [] }
-                let (members, flip) = audiences.evaluate(profile.fields, nowMs: now)
+                var (members, flip) = audiences.evaluate(profile.fields, nowMs: now)
+                if profile.unhealthy {
+                    // Unhealthy profiles are in no audience (and need no timer).
+                    members = []
+                    flip = nil
+                    state.unhealthy.insert(profile.id)
+                } else {
+                    state.unhealthy.remove(profile.id)
+                }
                 state.flips.schedule(profile.id, at: flip)
                 transitions = state.memberships.update(profile: profile.id, version: profile.version, audiences: members, atMs: now)
             }
@@ -212,7 +222,8 @@ extension SegmenterApp {
                 }
                 for id in ids {
                     guard let p = state.profiles[id] else { continue }
-                    let (members, flip) = audiences.evaluate(p.fields, nowMs: now)
+                    var (members, flip) = audiences.evaluate(p.fields, nowMs: now)
+                    if state.unhealthy.contains(id) { (members, flip) = ([], nil) }
                     state.flips.schedule(id, at: flip)
                     let transitions = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
                     if !transitions.isEmpty {

@@ -21,8 +21,9 @@ func segmentDoc(_ id: String, _ slug: String, _ filter: String, version: Int64 =
     return ProducerRecord(topic: "cdp.config", key: Array(key.description.utf8), value: doc.json.serializedBytes(), partition: 0)
 }
 
-func profileRecord(_ id: String, version: Int64, fields: [String: JSONValue], types: [String: String] = [:], deleted: Bool = false) -> ProducerRecord {
-    var value: [String: JSONValue] = ["v": 1, "aid": "acme", "id": .string(id), "version": .int(version)]
+func profileRecord(_ id: String, version: Int64, fields: [String: JSONValue], types: [String: String] = [:], deleted: Bool = false,
+                   unhealthy: Bool = false) -> ProducerRecord {
+    var value: [String: JSONValue] = ["v": 1, "aid": "acme", "id": .string(id), "version": .int(version), "meta": ["unhealthy": .bool(unhealthy)]]
     if deleted { value["deleted"] = true } else {
         value["fields"] = .object(fields)
         value["types"] = .object(types.mapValues(JSONValue.string))
@@ -93,6 +94,11 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         _ = try await producer.send(segmentDoc("s3", "french", "FILTER country == \"FR\""))
         try await wait { transitions(log, profile: "p2").contains("enter s3") }
         #expect(transitions(log, profile: "p2").contains("enter s3"))
+
+        // A profile flagged unhealthy leaves every audience; healthy again, it comes back.
+        _ = try await producer.send(profileRecord("p2", version: 2, fields: ["country": "FR"], unhealthy: true))
+        try await wait { transitions(log, profile: "p2").contains("exit all_users") }
+        #expect(Set(transitions(log, profile: "p2").suffix(3)) == ["exit all_users", "exit anonymous_users", "exit s3"])
 
         // A deleted (or merged-away) profile exits everything.
         _ = try await producer.send(profileRecord("p1", version: 2, fields: [:], deleted: true))

@@ -44,6 +44,11 @@ extension AccountSchema {
 }
 
 extension Profile {
+    /// A profile that keeps colliding with others (shared devices, junk identifiers) is flagged
+    /// unhealthy; the segmenter puts it in no audience.
+    public static let unhealthyConflicts = 10
+    public var isUnhealthy: Bool { conflicts.count >= Profile.unhealthyConflicts }
+
     /// Per field: the stream and event time of the last change (`?explain=true`).
     public var explanation: JSONValue {
         .object(fields.mapValues { state in
@@ -65,7 +70,8 @@ extension Profile {
             "types": .object(fields.mapValues { .string($0.value.typeName) }),
             "merged": .array(merged.map(JSONValue.string)),
             "meta": ["events": .int(Int64(eventCount)), "streams": .array(streams.sorted().map(JSONValue.string)),
-                     "_num_conflicts": .int(Int64(conflicts.count)), "conflicts": .array(conflicts.map { .string($0.description) })],
+                     "_num_conflicts": .int(Int64(conflicts.count)), "conflicts": .array(conflicts.map { .string($0.description) }),
+                     "unhealthy": .bool(isUnhealthy)],
         ]
     }
 }

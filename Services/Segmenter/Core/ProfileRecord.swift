@@ -8,6 +8,8 @@ public struct ProfileRecord: Sendable, Equatable {
     public var version: Int64
     public var deleted: Bool
     public var fields: [String: QLValue]
+    /// Flagged by the resolver: in no audience.
+    public var unhealthy = false
 
     /// Parses a `cdp.profiles` value; `types` restores times (JSON has none). Identity values are
     /// readable as fields too (`email`, `_uid`), as audiences expect.
@@ -32,6 +34,8 @@ public struct ProfileRecord: Sendable, Equatable {
             }
             fields[name] = v
         }
-        return ProfileRecord(account: account, id: id, version: version, deleted: false, fields: fields)
+        var record = ProfileRecord(account: account, id: id, version: version, deleted: false, fields: fields)
+        record.unhealthy = j["meta"]?["unhealthy"]?.boolValue ?? false
+        return record
     }
 }
