@@ -32,6 +32,7 @@ public final class ResolverApp: Sendable {
     let auth: Authenticator
     let memberships: MembershipView
     let state = Locked(ResolverStateData())
+    let schemas = Locked<[String: (version: Int64, schema: AccountSchema)]>([:])
     let progress = Locked(Progress())
     let eventsApplied: Counter
     let profilesPublished: Counter
@@ -97,7 +98,11 @@ public final class ResolverApp: Sendable {
     /// The schema of an account: its current `schema` document, else the default web schema.
     func schema(for account: String) -> AccountSchema {
         let doc = view.read { $0.document(ConfigKey(account: account, kind: "schema", id: "current")) }
-        guard let doc, let parsed = try? AccountSchema.parse(.object(doc.body)) else { return AccountSchema.defaultSchema() }
+        let version = doc?.version ?? 0
+        // Parsed once per schema version, not once per batch.
+        if let cached = schemas.withLock({ $0[account] }), cached.version == version { return cached.schema }
+        let parsed = doc.flatMap { try? AccountSchema.parse(.object($0.body)) } ?? AccountSchema.defaultSchema()
+        schemas.withLock { $0[account] = (version, parsed) }
         return parsed
     }
 }
