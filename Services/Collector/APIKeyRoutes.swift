@@ -34,19 +34,8 @@ extension CollectorApp {
         router.delete("/api/apikey/{id}") { [self] request in
             await authorized(request, .admin) { principal in
                 let id = request[parameter: "id"] ?? ""
-                let key = ConfigKey(account: principal.account, kind: ConfigKind.apiKey, id: id)
-                let expected: Int64?
-                switch Self.ifMatch(request) {
-                case .success(let v): expected = v
-                case .failure(let r): return r
-                }
-                do throws(ConfigWriteError) {
-                    try await writer.delete(key, expectedVersion: expected)
-                    return .json(200, message: "API key '\(id)' revoked")
-                } catch {
-                    if case .notFound = error { return .error(404, "no API key '\(id)' in account '\(principal.account)'") }
-                    return Self.writeFailure(error)
-                }
+                return await deleteDocument(ConfigKey(account: principal.account, kind: ConfigKind.apiKey, id: id),
+                                            request: request, done: "API key '\(id)' revoked", what: "API key")
             }
         }
     }

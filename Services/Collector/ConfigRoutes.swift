@@ -65,20 +65,25 @@ extension CollectorApp {
         guard deletable else { return }
         router.delete("/api/\(path)/{id}") { [self] request in
             await authorized(request, .admin) { principal in
-                let key = ConfigKey(account: principal.account, kind: kind, id: request[parameter: "id"] ?? "")
-                let expected: Int64?
-                switch Self.ifMatch(request) {
-                case .success(let v): expected = v
-                case .failure(let r): return r
-                }
-                do throws(ConfigWriteError) {
-                    try await writer.delete(key, expectedVersion: expected)
-                    return .json(200, message: "\(kind) '\(key.id)' deleted")
-                } catch {
-                    if case .notFound = error { return .error(404, "no \(kind) '\(key.id)' in account '\(principal.account)'") }
-                    return Self.writeFailure(error)
-                }
+                await deleteDocument(ConfigKey(account: principal.account, kind: kind, id: request[parameter: "id"] ?? ""),
+                                     request: request, done: "\(kind) '\(request[parameter: "id"] ?? "")' deleted", what: kind)
             }
+        }
+    }
+
+    /// Deletes a document (honouring `If-Match`) and answers 200 with `done`, 404, 409 or 503.
+    func deleteDocument(_ key: ConfigKey, request: HTTPRequest, done: String, what: String) async -> HTTPResponse {
+        let expected: Int64?
+        switch Self.ifMatch(request) {
+        case .success(let v): expected = v
+        case .failure(let r): return r
+        }
+        do throws(ConfigWriteError) {
+            try await writer.delete(key, expectedVersion: expected)
+            return .json(200, message: done)
+        } catch {
+            if case .notFound = error { return .error(404, "no \(what) '\(key.id)' in account '\(key.account)'") }
+            return Self.writeFailure(error)
         }
     }
 

@@ -33,7 +33,7 @@ public final class ResolverApp: Sendable {
     let memberships: MembershipView
     let state = Locked(ResolverStateData())
     let schemas = Locked<[String: (version: Int64, schema: AccountSchema)]>([:])
-    let progress = Locked(Progress())
+    let progress = RebuildProgress()
     let eventsApplied: Counter
     let profilesPublished: Counter
     let deadLettered: Counter
@@ -41,14 +41,6 @@ public final class ResolverApp: Sendable {
     let snapshotsRestored: Counter
     let snapshotsRejected: Counter
 
-    struct Progress {
-        var assigned: Set<TopicPartition> = []
-        /// Committed offset per partition (where output resumes), once known.
-        var committed: [TopicPartition: Int64] = [:]
-        /// Next offset to process per partition.
-        var position: [TopicPartition: Int64] = [:]
-        var everAssigned = false
-    }
 
     public init(client: any LogClient, settings: ResolverSettings, logger: Logger, metrics: MetricsRegistry) throws {
         self.client = client
@@ -73,14 +65,7 @@ public final class ResolverApp: Sendable {
     /// to its committed offset.
     public var readiness: Readiness {
         if !view.isCaughtUp { return .notReady("configuration view is catching up") }
-        return progress.withLock { p in
-            if !p.everAssigned { return .notReady("waiting for partitions of \(settings.topics.events)") }
-            for tp in p.assigned {
-                guard let committed = p.committed[tp] else { return .notReady("reading the committed offset of \(tp)") }
-                if (p.position[tp] ?? 0) < committed { return .notReady("rebuilding \(tp) (\(p.position[tp] ?? 0) of \(committed))") }
-            }
-            return .ready
-        }
+        return progress.readiness(topic: settings.topics.events)
     }
 
     public var services: [any Service] {

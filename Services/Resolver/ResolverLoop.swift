@@ -14,18 +14,11 @@ extension ResolverApp {
         let topic = settings.topics.events
         try consumer.subscribe([topic], hooks: RebalanceHooks(
             onAssign: { [self] tps in
-                progress.withLock { p in
-                    p.everAssigned = true
-                    p.assigned.formUnion(tps)
-                    for tp in tps { p.position[tp] = 0; p.committed[tp] = nil }
-                }
+                progress.assign(tps)
                 logger.info("partitions assigned; rebuilding from the log", ["partitions": tps.map(\.description).joined(separator: ",")])
             },
             onRevoke: { [self] tps in
-                progress.withLock { p in
-                    p.assigned.subtract(tps)
-                    for tp in tps { p.position[tp] = nil }
-                }
+                progress.revoke(tps)
                 let revoked = Set(tps.map(\.partition))
                 state.withLock { s in
                     for (account, partition) in s.accountPartition where revoked.contains(partition) {
@@ -41,7 +34,7 @@ extension ResolverApp {
                 for tp in tps {
                     if let offset = restoreSnapshot(tp) {
                         starts[tp] = offset
-                        progress.withLock { $0.position[tp] = offset }
+                        progress.setPosition(tp, offset)
                     } else {
                         starts[tp] = Offset.beginning
                     }
@@ -50,25 +43,8 @@ extension ResolverApp {
             }))
         var lastSnapshot = ContinuousClock.now
         while !Task.isCancelled {
-            // Schemas come from cdp.config: wait for it before the first event.
-            if !view.isCaughtUp {
-                try? await Task.sleep(for: .milliseconds(50))
-                continue
-            }
-            let records: [ConsumerRecord]
-            do {
-                records = try await consumer.poll(max: 2000, timeoutMs: 100)
-            } catch LogError.closed {
-                break
-            } catch {
-                logger.warning("poll failed", ["error": "\(error)"])
-                continue
-            }
-            let unknown = progress.withLock { p in p.assigned.filter { p.committed[$0] == nil } }
-            if !unknown.isEmpty {
-                let committed = (try? await consumer.committed(Array(unknown))) ?? [:]
-                progress.withLock { p in for tp in unknown { p.committed[tp] = committed[tp] ?? 0 } }
-            }
+            guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
+            await progress.learnCommitted(from: consumer)
             if records.isEmpty { continue }
             let outputs = process(records)
             if !outputs.records.isEmpty {
@@ -83,7 +59,7 @@ extension ResolverApp {
             if !outputs.commits.isEmpty {
                 do {
                     try await consumer.commit(outputs.commits)
-                    progress.withLock { p in for (tp, o) in outputs.commits { p.committed[tp] = max(p.committed[tp] ?? 0, o) } }
+                    progress.committed(outputs.commits)
                 } catch {
                     logger.warning("commit failed", ["error": "\(error)"])
                     continue
@@ -108,7 +84,6 @@ extension ResolverApp {
     /// Applies records in order; returns what to publish and commit (only for live records).
     func process(_ records: [ConsumerRecord]) -> Outputs {
         var out = Outputs()
-        let committed = progress.withLock { $0.committed }
         var schemas: [String: AccountSchema] = [:]
         var latest: [String: [UInt8]] = [:] // the last output per key in this batch
         var latestProfiles: [String: (account: String, profile: Profile)] = [:]
@@ -125,8 +100,7 @@ extension ResolverApp {
         }
         for record in records {
             let tp = record.topicPartition
-            let live = record.offset >= (committed[tp] ?? Int64.max)
-            progress.withLock { $0.position[tp] = record.offset + 1 }
+            let live = progress.advance(past: record)
             if live { out.commits[tp] = record.offset + 1 }
             let event: EventRecord
             do throws(EventRecord.ParseError) {

@@ -50,7 +50,7 @@ extension ResolverApp {
     /// Writes every assigned partition's snapshot at its current position.
     func writeSnapshots() {
         guard let dir = settings.dataDirectory else { return }
-        let positions = progress.withLock { p in p.assigned.map { ($0, p.position[$0] ?? 0) } }
+        let positions = progress.positions
         for (tp, offset) in positions where offset > 0 {
             let accounts: [String: JSONValue] = state.withLock { s in
                 var out: [String: JSONValue] = [:]

@@ -49,7 +49,7 @@ public final class SegmenterApp: Sendable {
     /// The clock for relative dates (injected so tests can move time).
     let clock: @Sendable () -> Int64
     let accounts = Locked<[String: AccountSegments]>([:])
-    let progress = Locked(Progress())
+    let progress = RebuildProgress()
     let transitionsPublished: Counter
     /// What cdp.memberships said each profile belonged to when this instance started
     /// (`<aid>/<profile>` → audience ids); reconciled once the rebuild has caught up.
@@ -57,16 +57,6 @@ public final class SegmenterApp: Sendable {
     /// History read back from cdp.memberships (`aid` → audience → history), merged in on first use.
     let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
     let reconciled = AtomicFlag()
-
-    struct Progress {
-        var assigned: Set<TopicPartition> = []
-        var committed: [TopicPartition: Int64] = [:]
-        var position: [TopicPartition: Int64] = [:]
-        var everAssigned = false
-        var caughtUp: Bool {
-            everAssigned && assigned.allSatisfy { tp in committed[tp].map { (position[tp] ?? 0) >= $0 } ?? false }
-        }
-    }
 
     public init(client: any LogClient, settings: SegmenterSettings, logger: Logger, metrics: MetricsRegistry,
                 clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
@@ -84,7 +74,7 @@ public final class SegmenterApp: Sendable {
 
     public var readiness: Readiness {
         if !view.isCaughtUp { return .notReady("configuration view is catching up") }
-        return progress.withLock { $0.caughtUp } ? .ready : .notReady("rebuilding from \(settings.topics.profiles)")
+        return progress.readiness(topic: settings.topics.profiles)
     }
 
     public var services: [any Service] {

@@ -15,52 +15,29 @@ extension SegmenterApp {
                                                                sessionTimeoutMs: settings.sessionTimeoutMs))
         try consumer.subscribe([settings.topics.profiles], hooks: RebalanceHooks(
             onAssign: { [self] tps in
-                progress.withLock { p in
-                    p.everAssigned = true
-                    p.assigned.formUnion(tps)
-                    for tp in tps { p.position[tp] = 0; p.committed[tp] = nil }
-                }
+                progress.assign(tps)
             },
             onRevoke: { [self] tps in
-                progress.withLock { p in p.assigned.subtract(tps) }
+                progress.revoke(tps)
                 let revoked = Set(tps.map(\.partition))
                 accounts.withLock { all in all = all.filter { !revoked.contains($0.value.partition) } }
             },
             startOffsets: { tps in Dictionary(uniqueKeysWithValues: tps.map { ($0, Offset.beginning) }) }))
         while !Task.isCancelled {
-            if !view.isCaughtUp {
-                try? await Task.sleep(for: .milliseconds(50))
-                continue
-            }
-            let records: [ConsumerRecord]
-            do {
-                records = try await consumer.poll(max: 2000, timeoutMs: 100)
-            } catch LogError.closed {
-                break
-            } catch {
-                logger.warning("poll failed", ["error": "\(error)"])
-                continue
-            }
-            let unknown = progress.withLock { p in p.assigned.filter { p.committed[$0] == nil } }
-            if !unknown.isEmpty {
-                let committed = (try? await consumer.committed(Array(unknown))) ?? [:]
-                progress.withLock { p in for tp in unknown { p.committed[tp] = committed[tp] ?? 0 } }
-            }
+            guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
+            await progress.learnCommitted(from: consumer)
             var out: [ProducerRecord] = []
             var commits: [TopicPartition: Int64] = [:]
-            let committed = progress.withLock { $0.committed }
             let now = clock()
             for r in records {
-                let tp = r.topicPartition
-                let live = r.offset >= (committed[tp] ?? .max)
-                progress.withLock { $0.position[tp] = r.offset + 1 }
-                if live { commits[tp] = r.offset + 1 }
+                let live = progress.advance(past: r)
+                if live { commits[r.topicPartition] = r.offset + 1 }
                 guard let value = r.value, let profile = ProfileRecord.parse(value) else { continue }
                 out += apply(profile, partition: r.partition, now: now, publish: live)
             }
             // Time-window flips and audience changes are acted on once caught up; the first time,
             // what was published before the restart is reconciled with the rebuilt state.
-            if progress.withLock({ $0.caughtUp }) {
+            if progress.caughtUp {
                 if !reconciled.exchange(true) { out += reconcile(now: now) }
                 out += refresh(now: now)
             }
