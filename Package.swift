@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "cdp-collector", targets: ["CollectorDaemon"]),
         .executable(name: "cdp-resolver", targets: ["ResolverDaemon"]),
         .executable(name: "cdp-segmenter", targets: ["SegmenterDaemon"]),
+        .executable(name: "cdp-exporter", targets: ["ExporterDaemon"]),
     ],
     targets: [
         // librdkafka from Debian (apt-get install librdkafka-dev). Only Shared/Log/RDKafka/ imports it.
@@ -36,7 +37,7 @@ let package = Package(
         // What every daemon shares: the cdp.config view and authentication.
         .target(name: "Pipeline", dependencies: ["Log", "Model", "Runtime", "HTTP", "Crypto"], path: "Shared/Pipeline"),
 
-        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline", "IdentityCore", "QL", "SegmentCore"], path: "Services/Collector", exclude: ["Main"]),
+        .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline", "IdentityCore", "QL", "SegmentCore", "ExportCore"], path: "Services/Collector", exclude: ["Main"]),
         .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
         // The resolver's pure core (identity graph, schema, mapping, merge operators), also used by
         // the collector (schema validation and dry runs) and `cdp resolve`.
@@ -45,6 +46,10 @@ let package = Package(
         .target(name: "SegmentCore", dependencies: ["QL", "Runtime"], path: "Services/Segmenter/Core"),
         .target(name: "Segmenter", dependencies: ["SegmentCore", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Segmenter", exclude: ["Main", "Core"]),
         .executableTarget(name: "SegmenterDaemon", dependencies: ["Segmenter", "Runtime", "Log", "Model", "HTTP"], path: "Services/Segmenter/Main"),
+        // The exporter's pure core: job definitions, delivery items, batch formats, retries.
+        .target(name: "ExportCore", dependencies: ["Model", "Runtime", "Crypto"], path: "Services/Exporter/Core"),
+        .target(name: "Exporter", dependencies: ["ExportCore", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Exporter", exclude: ["Main", "Core"]),
+        .executableTarget(name: "ExporterDaemon", dependencies: ["Exporter", "ExportCore", "Runtime", "Log", "Model", "HTTP"], path: "Services/Exporter/Main"),
         .target(name: "Resolver", dependencies: ["IdentityCore", "QL", "Model", "Crypto", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Resolver", exclude: ["Main", "Core"]),
         .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
@@ -58,8 +63,9 @@ let package = Package(
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport", "Pipeline", "IdentityCore"], path: "Tests/CollectorTests"),
         .testTarget(name: "QLTests", dependencies: ["QL"], path: "Tests/QLTests"),
         .testTarget(name: "SegmenterTests", dependencies: ["SegmentCore", "Segmenter", "QL", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Tests/SegmenterTests"),
+        .testTarget(name: "ExporterTests", dependencies: ["ExportCore", "Exporter", "Model", "Runtime", "Log", "HTTP", "Pipeline", "Crypto", "TestSupport"], path: "Tests/ExporterTests"),
         .testTarget(name: "ResolverTests", dependencies: ["Resolver", "IdentityCore", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Tests/ResolverTests"),
-        .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/EndToEndTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["Log", "Model", "Runtime", "HTTP", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,6 +50,7 @@ public final class CollectorApp: Sendable {
         mountBulk(&router)
         mountSchema(&router)
         mountSegments(&router)
+        mountWork(&router)
         let view = self.view
         let producer = self.producer
         let unavailableAfter = settings.unavailableAfterMs

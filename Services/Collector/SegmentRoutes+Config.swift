@@ -37,10 +37,23 @@ extension CollectorApp {
                     return AudienceSet.Definition(id: d.key.id, slug: s, filterQL: f)
                 }
                 let dependents = (try? AudienceSet(defs))?.dependents(of: slug) ?? []
+                // Export jobs that use this audience or one that will be deleted with it.
+                let jobs = view.read { state in
+                    Set(([slug] + dependents).flatMap { Self.jobsUsing($0, account: principal.account, state: state) }).sorted()
+                }
                 let cascade = request.query("cascade") == "true"
-                if !dependents.isEmpty && !cascade {
-                    return .json(409, message: "audience '\(slug)' is used by \(dependents.joined(separator: ", ")); delete them first or use ?cascade=true",
-                                 data: ["dependents": .array(dependents.map(JSONValue.string))])
+                if (!dependents.isEmpty || !jobs.isEmpty) && !cascade {
+                    let names = dependents.map { "audience \($0)" } + jobs.map { "export job \($0)" }
+                    return .json(409, message: "audience '\(slug)' is used by \(names.joined(separator: ", ")); delete them first or use ?cascade=true",
+                                 data: ["dependents": .array(dependents.map(JSONValue.string)), "jobs": .array(jobs.map(JSONValue.string))])
+                }
+                for job in jobs {
+                    do throws(ConfigWriteError) {
+                        try await writer.delete(ConfigKey(account: principal.account, kind: "job", id: job), expectedVersion: nil)
+                    } catch {
+                        if case .notFound = error { continue }
+                        return Self.writeFailure(error)
+                    }
                 }
                 // Dependents first, so no audience ever includes a missing one.
                 let ids = dependents.reversed().compactMap { s in docs.first { $0.body["slug"]?.stringValue == s }?.key.id } + [id]
@@ -52,7 +65,7 @@ extension CollectorApp {
                         return Self.writeFailure(error)
                     }
                 }
-                return .json(200, message: "deleted \(ids.count) audience(s); no profile was deleted", data: ["deleted": .array(ids.map(JSONValue.string))])
+                return .json(200, message: "deleted \(ids.count) audience(s); no profile was deleted", data: ["deleted": .array(ids.map(JSONValue.string)), "deleted_jobs": .array(jobs.map(JSONValue.string))])
             }
         }
     }

@@ -65,6 +65,15 @@ public struct ConfigDocument: Sendable, Equatable {
     /// The view API clients get: the body plus id, version and times (never secrets; see `publicBody`).
     public func apiJSON(hiding secrets: Set<String> = []) -> JSONValue {
         var out = body.filter { !secrets.contains($0.key) }
+        // Nested secrets: "destination.secret" hides that key of the object `destination`.
+        for path in secrets where path.contains(".") {
+            let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
+            if case .object(var inner)? = out[parts[0]], inner[parts[1]] != nil {
+                inner[parts[1]] = nil
+                inner[parts[1] + "_set"] = true
+                out[parts[0]] = .object(inner)
+            }
+        }
         out["id"] = .string(key.id)
         out["aid"] = .string(key.account)
         out["version"] = .int(version)

@@ -61,6 +61,11 @@ public struct ConfigState: Sendable {
         documents.values.filter { $0.key.account == account && $0.key.kind == kind }.sorted { $0.key.id < $1.key.id }
     }
 
+    /// Documents of one kind in every account, ordered by key.
+    public func documents(kind: String) -> [ConfigDocument] {
+        documents.values.filter { $0.key.kind == kind }.sorted { ($0.key.account, $0.key.id) < ($1.key.account, $1.key.id) }
+    }
+
     public var accounts: [ConfigDocument] {
         documents.values.filter { $0.key.kind == ConfigKind.account }.sorted { $0.key.id < $1.key.id }
     }
