@@ -109,54 +109,58 @@ extension ExporterApp {
         let now = clock()
         let byPartition = Dictionary(grouping: lanes.withLock { Array($0.values) }, by: \.key.partition)
         partitions.withLock { parts in
-            for r in records {
-                guard var ps = parts[r.partition] else { continue }
-                defer { parts[r.partition] = ps }
-                let lanes = byPartition[r.partition] ?? []
-                if r.topic == settings.topics.memberships {
-                    ps.membershipsNext = r.offset + 1
-                    guard let value = r.value, let m = MembershipRecord.parse(value) else { continue }
-                    let key = m.account + "/" + m.profile
-                    ps.memberships[key] = m.segments.isEmpty ? nil : m.segments
-                    for lane in lanes where lane.key.account == m.account {
-                        let job = lane.job
-                        guard !job.paused, job.keepUpdated else { continue }
-                        let derivation = lane.derivation
-                        lane.queue.withLock { q in
-                            if q.isLive(membershipOffset: r.offset) { q.append(derivation.items(for: m, offset: r.offset), atMs: now) }
-                        }
-                        lane.wakeup.signal()
-                    }
-                } else if r.topic == settings.topics.profiles {
-                    ps.profilesNext = r.offset + 1
-                    guard let value = r.value, let j = try? JSONParser().parse(value), let account = j["aid"]?.stringValue,
-                          let id = j["id"]?.stringValue else { continue }
-                    let key = account + "/" + id
-                    if j["deleted"] == .bool(true) {
-                        ps.profiles[key] = nil
-                        continue
-                    }
-                    let new = ProfileSnapshot(identities: j["identities"]?.objectValue ?? [:], fields: j["fields"]?.objectValue ?? [:])
-                    let old = ps.profiles[key]
-                    ps.profiles[key] = new
-                    let segments = ps.memberships[key] ?? []
-                    guard !segments.isEmpty else { continue }
-                    let ts = j["updated"]?.stringValue.flatMap(RFC3339.parseMs) ?? now
-                    for lane in lanes where lane.key.account == account {
-                        let job = lane.job
-                        guard !job.paused, job.keepUpdated, !job.triggerFields.isEmpty else { continue }
-                        let derivation = lane.derivation
-                        lane.queue.withLock { q in
-                            guard q.isLive(profileOffset: r.offset),
-                                  let item = derivation.update(profile: id, segments: segments, old: old?.fields, new: new.fields, offset: r.offset, tsMs: ts) else { return }
-                            q.append([item], atMs: now)
-                        }
-                        lane.wakeup.signal()
-                    }
-                }
+            for r in records where parts[r.partition] != nil {
+                // In place (parts[p]! is modified, not copied): the maps are large.
+                apply(r, to: &parts[r.partition]!, lanes: byPartition[r.partition] ?? [], now: now)
             }
         }
         queuedGauge.set(Double(lanes.withLock { $0.values.reduce(0) { $0 + $1.queue.withLock { $0.count } } }))
+    }
+
+    private func apply(_ r: ConsumerRecord, to ps: inout PartitionState, lanes: [Lane], now: Int64) {
+        if r.topic == settings.topics.memberships {
+            ps.membershipsNext = r.offset + 1
+            guard let value = r.value, let m = MembershipRecord.parse(value) else { return }
+            let key = m.account + "/" + m.profile
+            ps.memberships[key] = m.segments.isEmpty ? nil : m.segments
+            for lane in lanes where lane.key.account == m.account {
+                let job = lane.job
+                guard !job.paused, job.keepUpdated else { continue }
+                let derivation = lane.derivation
+                let queued = lane.queue.withLock { q -> Bool in
+                    guard q.isLive(membershipOffset: r.offset) else { return false }
+                    let items = derivation.items(for: m, offset: r.offset)
+                    q.append(items, atMs: now)
+                    return !items.isEmpty
+                }
+                if queued { lane.wakeup.signal() }
+            }
+        } else if r.topic == settings.topics.profiles {
+            ps.profilesNext = r.offset + 1
+            guard let value = r.value, let j = try? JSONParser().parse(value), let account = j["aid"]?.stringValue,
+                  let id = j["id"]?.stringValue else { return }
+            let key = account + "/" + id
+            if j["deleted"] == .bool(true) {
+                ps.profiles[key] = nil
+                return
+            }
+            let new = ProfileSnapshot(identities: j["identities"]?.objectValue ?? [:], fields: j["fields"]?.objectValue ?? [:])
+            let old = ps.profiles.updateValue(new, forKey: key)
+            guard let segments = ps.memberships[key], !segments.isEmpty else { return }
+            let ts = j["updated"]?.stringValue.flatMap(RFC3339.parseMs) ?? now
+            for lane in lanes where lane.key.account == account {
+                let job = lane.job
+                guard !job.paused, job.keepUpdated, !job.triggerFields.isEmpty else { continue }
+                let derivation = lane.derivation
+                let queued = lane.queue.withLock { q -> Bool in
+                    guard q.isLive(profileOffset: r.offset),
+                          let item = derivation.update(profile: id, segments: segments, old: old?.fields, new: new.fields, offset: r.offset, tsMs: ts) else { return false }
+                    q.append([item], atMs: now)
+                    return true
+                }
+                if queued { lane.wakeup.signal() }
+            }
+        }
     }
 
     /// Brings lanes in line with the jobs: starts new jobs and new generations (with the
@@ -168,6 +172,7 @@ extension ExporterApp {
         let caughtUp = partitions.withLock { $0.filter { $0.value.caughtUp }.mapValues { ($0.membershipsNext, $0.profilesNext) } }
         let now = clock()
         var writes: [ExportsRecord] = []
+        var checkpoints: [ExportsRecord] = []
         // Deleted jobs stop.
         let gone = lanes.withLock { l -> [Lane] in
             let victims = l.filter { byKey["\($0.key.account)/\($0.key.job)"] == nil }
@@ -189,7 +194,7 @@ extension ExporterApp {
                         lane.definition.withLock { $0 = (job, derivation, version) }
                     }
                     if lane.needsExisting.exchange(false), let record = resumeExisting(lane) { writes.append(record) }
-                    if let record = checkpoint(lane, next: next, now: now) { writes.append(record) }
+                    if let record = checkpoint(lane, next: next, now: now) { checkpoints.append(record) }
                     continue
                 }
                 // A job new to this partition, or restarted (new generation): start from here.
@@ -206,6 +211,8 @@ extension ExporterApp {
             }
         }
         if !writes.isEmpty { _ = await record(writes) }
+        // Checkpoints only shorten a later replay: written without holding up intake.
+        if !checkpoints.isEmpty { Task { [checkpoints] in _ = await record(checkpoints, attempts: 3) } }
     }
 
     /// The existing-users sync: an enter for every current member of the job's audiences on the
