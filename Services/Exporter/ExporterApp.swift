@@ -21,6 +21,9 @@ public struct ExporterSettings: Sendable {
     public var httpTimeoutSeconds = 30.0
     /// An idle lane records its position after this long, so a restart replays little.
     public var checkpointIdleMs: Int64 = 2000
+    /// Local snapshots (`CDP_DATA_DIR`); nil: rebuild from the log only.
+    public var dataDirectory: String?
+    public var snapshotIntervalMs: Int64 = 30_000
     public init() {}
 }
 
@@ -36,6 +39,8 @@ struct PartitionState {
     /// The end of each topic when the partition was assigned; caught up once reached.
     var membershipsEnd: Int64?
     var profilesEnd: Int64?
+    /// Restored from a snapshot (reading starts at its offsets, not the beginning).
+    var restored = false
 
     var caughtUp: Bool {
         guard let m = membershipsEnd, let p = profilesEnd else { return false }
@@ -67,6 +72,9 @@ public final class ExporterApp: Sendable {
     let failedCounter: Counter
     let deadCounter: Counter
     let queuedGauge: Gauge
+    let snapshotsWritten: Counter
+    let snapshotsRestored: Counter
+    let snapshotsRejected: Counter
 
     public init(client: any LogClient, settings: ExporterSettings, logger: Logger, metrics: MetricsRegistry,
                 clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
@@ -83,6 +91,9 @@ public final class ExporterApp: Sendable {
         failedCounter = metrics.counter("exporter_attempts_failed_total", help: "Delivery attempts that failed (and were retried or dead-lettered)")
         deadCounter = metrics.counter("exporter_batches_dead_lettered_total", help: "Batches moved to a job's dead-letter list")
         queuedGauge = metrics.gauge("exporter_queued_events", help: "Events waiting in lanes")
+        snapshotsWritten = metrics.counter("exporter_snapshots_written_total", help: "Partition snapshots written to CDP_DATA_DIR")
+        snapshotsRestored = metrics.counter("exporter_snapshots_restored_total", help: "Partitions restored from a snapshot")
+        snapshotsRejected = metrics.counter("exporter_snapshots_rejected_total", help: "Snapshots ignored as corrupt or mismatched")
     }
 
     public var readiness: Readiness {

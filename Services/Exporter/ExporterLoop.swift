@@ -24,9 +24,14 @@ extension ExporterApp {
         try consumer.subscribe([topics.memberships, topics.profiles], hooks: RebalanceHooks(
             onAssign: { [self] tps in assigned(Set(tps.map(\.partition))) },
             onRevoke: { [self] tps in revoked(Set(tps.map(\.partition))) },
-            startOffsets: { tps in Dictionary(uniqueKeysWithValues: tps.map { ($0, Offset.beginning) }) }))
+            startOffsets: { [self] tps in Dictionary(uniqueKeysWithValues: tps.map { ($0, startOffset($0)) }) }))
         var warnedFull = false
+        var lastSnapshot = clock()
         while !Task.isCancelled {
+            if settings.dataDirectory != nil, clock() - lastSnapshot >= settings.snapshotIntervalMs {
+                writeSnapshots()
+                lastSnapshot = clock()
+            }
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
             await learnEnds(consumer)
             if !records.isEmpty { apply(records) }
@@ -45,6 +50,7 @@ extension ExporterApp {
         }
         // Finish the batches in hand (and record them) before leaving the group.
         await finishAllLanes(timeoutMs: 8000)
+        writeSnapshots()
         await consumer.close()
     }
 
@@ -52,7 +58,14 @@ extension ExporterApp {
     /// (same generation), so records past that position are delivered while rebuilding.
     func assigned(_ ps: Set<Int32>) {
         everAssigned.store(true)
-        partitions.withLock { parts in for p in ps { parts[p] = PartitionState() } }
+        let restored = Dictionary(uniqueKeysWithValues: ps.compactMap { p in restoreSnapshot(p).map { (p, $0) } })
+        partitions.withLock { parts in
+            for p in ps {
+                var state = restored[p] ?? PartitionState()
+                state.restored = restored[p] != nil
+                parts[p] = state
+            }
+        }
         let jobs = jobs()
         let recorded = exports.withLock { $0.lanes }
         for p in ps.sorted() {

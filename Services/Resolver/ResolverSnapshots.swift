@@ -49,7 +49,7 @@ extension ResolverApp {
 
     /// Writes every assigned partition's snapshot at its current position.
     func writeSnapshots() {
-        guard let dir = settings.dataDirectory else { return }
+        guard settings.dataDirectory != nil else { return }
         let positions = progress.positions
         for (tp, offset) in positions where offset > 0 {
             let accounts: [String: JSONValue] = state.withLock { s in
@@ -60,12 +60,8 @@ extension ResolverApp {
                 return out
             }
             let bytes = SnapshotFile.encode(topic: tp.topic, partition: tp.partition, offset: offset, state: ["accounts": .object(accounts)])
-            let path = snapshotPath(tp)!
-            let temp = path + ".tmp"
             do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                try Data(bytes).write(to: URL(fileURLWithPath: temp))
-                guard rename(temp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+                try SnapshotFile.write(bytes, to: snapshotPath(tp)!)
                 snapshotsWritten.inc()
             } catch {
                 logger.warning("snapshot not written", ["partition": tp.description, "error": "\(error)"])

@@ -1,3 +1,4 @@
+import Model
 import IdentityCore
 import QL
 import Runtime

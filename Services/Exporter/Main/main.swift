@@ -16,7 +16,7 @@ Settings: CDP_BROKERS, CDP_HTTP_ADDR (default :8083), CDP_ADMIN_TOKEN, CDP_TOPIC
 CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_EXPORTER_GROUP (default cdp-exporter), CDP_SESSION_TIMEOUT_MS,
 CDP_EXPORTER_RETRY_BASE_MS (default 1000), CDP_EXPORTER_RETRY_MAX_MS (default 300000),
 CDP_EXPORTER_QUEUE_LIMIT (events per job and partition, default 100000),
-CDP_EXPORTER_HTTP_TIMEOUT_S (default 30).
+CDP_EXPORTER_HTTP_TIMEOUT_S (default 30), CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -36,6 +36,8 @@ let base = reader.int(env: "CDP_EXPORTER_RETRY_BASE_MS", flag: "--retry-base-ms"
 let longest = reader.int(env: "CDP_EXPORTER_RETRY_MAX_MS", flag: "--retry-max-ms", default: 300_000, range: 1...3_600_000)
 settings.retry = RetryPolicy(baseMs: Int64(base), maxMs: Int64(max(base, longest)))
 settings.laneQueueLimit = reader.int(env: "CDP_EXPORTER_QUEUE_LIMIT", flag: "--queue-limit", default: 100_000, range: 100...10_000_000)
+settings.dataDirectory = common.dataDirectory
+settings.snapshotIntervalMs = Int64(reader.duration(env: "CDP_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", default: .seconds(30)).components.seconds * 1000)
 settings.httpTimeoutSeconds = Double(reader.int(env: "CDP_EXPORTER_HTTP_TIMEOUT_S", flag: "--http-timeout-s", default: 30, range: 1...600))
 do {
     try reader.finish()
