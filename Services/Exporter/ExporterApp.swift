@@ -135,7 +135,7 @@ public final class ExporterApp: Sendable {
     func monitor(account: String, job: String) -> JobMonitor {
         monitors.withLock { m in
             if let existing = m["\(account)/\(job)"] { return existing }
-            let created = JobMonitor()
+            let created = JobMonitor(job: "\(account)/\(job)", metrics: metrics)
             m["\(account)/\(job)"] = created
             return created
         }

@@ -127,7 +127,20 @@ extension ExporterApp {
                 apply(r, to: &parts[r.partition]!, lanes: byPartition[r.partition] ?? [], now: now)
             }
         }
-        queuedGauge.set(Double(lanes.withLock { $0.values.reduce(0) { $0 + $1.queue.withLock { $0.count } } }))
+        updateQueueGauges()
+    }
+
+    /// Queued events, in total and per job.
+    func updateQueueGauges() {
+        var perJob: [String: Int] = [:]
+        for lane in lanes.withLock({ Array($0.values) }) {
+            perJob["\(lane.key.account)/\(lane.key.job)", default: 0] += lane.queue.withLock { $0.count }
+        }
+        queuedGauge.set(Double(perJob.values.reduce(0, +)))
+        for (key, count) in perJob {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            monitor(account: parts[0], job: parts.count > 1 ? parts[1] : "").queued.set(Double(count))
+        }
     }
 
     private func apply(_ r: ConsumerRecord, to ps: inout PartitionState, lanes: [Lane], now: Int64) {
@@ -223,6 +236,7 @@ extension ExporterApp {
                                           delivered: totals.0, deadLettered: totals.1, atMs: now)))
             }
         }
+        updateQueueGauges()
         if !writes.isEmpty { _ = await record(writes) }
         // Checkpoints only shorten a later replay: written without holding up intake.
         if !checkpoints.isEmpty { Task { [checkpoints] in _ = await record(checkpoints, attempts: 3) } }

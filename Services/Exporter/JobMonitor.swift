@@ -28,6 +28,21 @@ final class JobMonitor: Sendable {
 
     static let maxEntries = 500
     let state = Locked(State())
+    /// Prometheus series labelled with the job (`<aid>/<id>`).
+    let delivered: Counter
+    let retries: Counter
+    let failures: Counter
+    let batchSeconds: Histogram
+    let queued: Gauge
+
+    init(job: String, metrics: MetricsRegistry) {
+        let labels = ["job": job]
+        delivered = metrics.counter("exporter_job_events_delivered_total", help: "Events acknowledged, per job", labels: labels)
+        retries = metrics.counter("exporter_job_retries_total", help: "Delivery attempts retried, per job", labels: labels)
+        failures = metrics.counter("exporter_job_batches_failed_total", help: "Batches dead-lettered, per job", labels: labels)
+        batchSeconds = metrics.histogram("exporter_job_batch_seconds", help: "Time from taking a batch to its acknowledgement, retries included, per job", labels: labels)
+        queued = metrics.gauge("exporter_job_queued_events", help: "Events waiting, per job", labels: labels)
+    }
 
     func log(_ level: String, _ message: String, atMs: Int64, batchID: String? = nil, partition: Int32? = nil) {
         state.withLock { s in
@@ -38,6 +53,7 @@ final class JobMonitor: Sendable {
 
     /// A batch was acknowledged; returns whether this ends an alerting period (send a recovery).
     func delivered(events: Int, batchID: String, partition: Int32, atMs: Int64) -> Bool {
+        delivered.inc(UInt64(events))
         log("info", "batch of \(events) event(s) delivered", atMs: atMs, batchID: batchID, partition: partition)
         return state.withLock { s in
             s.batches += 1
@@ -50,6 +66,7 @@ final class JobMonitor: Sendable {
     }
 
     func failed(_ reason: String, retryInMs: Int64, batchID: String, partition: Int32, atMs: Int64) {
+        retries.inc()
         log("warning", "attempt failed (\(reason)); retrying in \(retryInMs) ms", atMs: atMs, batchID: batchID, partition: partition)
         state.withLock { s in
             s.failedAttempts += 1
@@ -61,6 +78,7 @@ final class JobMonitor: Sendable {
 
     /// A batch went to the dead-letter list; returns whether to send an alert (not already alerting).
     func deadLettered(_ reason: String, events: Int, batchID: String, partition: Int32, atMs: Int64) -> Bool {
+        failures.inc()
         log("error", "batch of \(events) event(s) dead-lettered: \(reason)", atMs: atMs, batchID: batchID, partition: partition)
         return state.withLock { s in
             s.failedAttempts += 1

@@ -34,7 +34,9 @@ extension ExporterApp {
             lane.idle.store(false)
             let batch = Batch(jobID: job.id, items: items)
             let payload = payload(batch, job: job, partition: lane.key.partition)
+            let started = clock()
             let result = await deliver(payload, batch: batch, job: job, lane: lane, generation: generation)
+            monitor(account: job.account, job: job.id).batchSeconds.observe(Double(clock() - started) / 1000)
             if case .abandoned = result { continue }
             guard let (position, totals) = lane.queue.withLock({ q -> (LanePosition, (Int64, Int64))? in
                 guard q.position.generation == generation else { return nil }

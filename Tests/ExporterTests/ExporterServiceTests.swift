@@ -195,6 +195,11 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         try await eventually { await h.get("/api/work/j1")["delivered"] == 6 }
         let status = await h.get("/api/work/j1")
         #expect(status["delivered"] == 6 && status["state"] == "running" && status["queued"] == 0)
+        func metricsText() async -> String { String(decoding: await h.app.router.handle(HTTPRequest(method: "GET", target: "/metrics")).body, as: UTF8.self) }
+        try await eventually { await metricsText().contains("exporter_job_queued_events{job=\"acme/j1\"} 0") }
+        let metrics = await metricsText()
+        #expect(metrics.contains("exporter_job_events_delivered_total{job=\"acme/j1\"} 6"))
+        #expect(metrics.contains("exporter_job_batch_seconds_count{job=\"acme/j1\"}") && metrics.contains("exporter_job_queued_events{job=\"acme/j1\"} 0"))
         let logs = await h.get("/api/work/j1/logs?limit=10")
         #expect((logs.arrayValue ?? []).contains { $0["message"]?.stringValue?.contains("delivered") == true })
     }
