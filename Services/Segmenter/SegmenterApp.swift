@@ -14,12 +14,18 @@ public struct SegmenterSettings: Sendable {
     public var instanceID = "segmenter"
     public var groupID = "cdp-segmenter"
     public var sessionTimeoutMs = 10_000
+    /// Local snapshots (`CDP_DATA_DIR`); nil: rebuild from the log only.
+    public var dataDirectory: String?
+    public var snapshotIntervalMs: Int64 = 30_000
     public init() {}
 }
 
 /// One account's audiences, profiles (as records) and memberships.
 struct AccountSegments {
     var fingerprint = ""
+    /// The audiences every profile was last evaluated with; when `fingerprint` moves past it,
+    /// the whole account is re-evaluated (backfill).
+    var evaluatedFingerprint = ""
     var audiences: AudienceSet?
     var profiles: [String: (version: Int64, fields: [String: QLValue])] = [:]
     var memberships = Memberships()
@@ -57,6 +63,9 @@ public final class SegmenterApp: Sendable {
     /// History read back from cdp.memberships (`aid` → audience → history), merged in on first use.
     let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
     let reconciled = AtomicFlag()
+    let snapshotsWritten: Counter
+    let snapshotsRestored: Counter
+    let snapshotsRejected: Counter
 
     public init(client: any LogClient, settings: SegmenterSettings, logger: Logger, metrics: MetricsRegistry,
                 clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
@@ -69,6 +78,9 @@ public final class SegmenterApp: Sendable {
                           clientID: "cdp-segmenter-config-\(settings.instanceID)")
         producer = try client.makeProducer(ProducerOptions(clientID: "cdp-segmenter-\(settings.instanceID)", lingerMs: 2))
         auth = Authenticator(adminToken: settings.adminToken, view: view)
+        snapshotsWritten = metrics.counter("segmenter_snapshots_written_total", help: "Partition snapshots written to CDP_DATA_DIR")
+        snapshotsRestored = metrics.counter("segmenter_snapshots_restored_total", help: "Partitions restored from a snapshot")
+        snapshotsRejected = metrics.counter("segmenter_snapshots_rejected_total", help: "Snapshots ignored as corrupt or mismatched")
         transitionsPublished = metrics.counter("segmenter_transitions_total", help: "Audience enters and exits published")
     }
 

@@ -22,8 +22,25 @@ extension SegmenterApp {
                 let revoked = Set(tps.map(\.partition))
                 accounts.withLock { all in all = all.filter { !revoked.contains($0.value.partition) } }
             },
-            startOffsets: { tps in Dictionary(uniqueKeysWithValues: tps.map { ($0, Offset.beginning) }) }))
+            startOffsets: { [self] tps in
+                // From the partition's snapshot when there is a valid one, else from the beginning.
+                var starts: [TopicPartition: Int64] = [:]
+                for tp in tps {
+                    if let offset = restoreSnapshot(tp) {
+                        starts[tp] = offset
+                        progress.setPosition(tp, offset)
+                    } else {
+                        starts[tp] = Offset.beginning
+                    }
+                }
+                return starts
+            }))
+        var lastSnapshot = clock()
         while !Task.isCancelled {
+            if settings.dataDirectory != nil, clock() - lastSnapshot >= settings.snapshotIntervalMs {
+                writeSnapshots()
+                lastSnapshot = clock()
+            }
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
             await progress.learnCommitted(from: consumer)
             var out: [ProducerRecord] = []
@@ -51,6 +68,7 @@ extension SegmenterApp {
             }
             if !commits.isEmpty { try? await consumer.commit(commits) }
         }
+        writeSnapshots()
         await consumer.close()
     }
 
@@ -110,6 +128,7 @@ extension SegmenterApp {
             for account in all.keys.sorted() {
                 var state = all[account]!
                 if let audiences = audiences(for: account, &state) {
+                    state.evaluatedFingerprint = state.fingerprint
                     for id in state.profiles.keys.sorted() {
                         let p = state.profiles[id]!
                         let key = "\(account)/\(id)"
@@ -191,10 +210,11 @@ extension SegmenterApp {
             var out: [ProducerRecord] = []
             for account in all.keys.sorted() {
                 var state = all[account]!
-                let before = state.fingerprint
                 guard let audiences = audiences(for: account, &state) else { continue }
-                let ids = before != state.fingerprint ? Array(state.profiles.keys).sorted() : state.flips.due(now)
-                if before != state.fingerprint, !ids.isEmpty {
+                let changed = state.evaluatedFingerprint != state.fingerprint
+                state.evaluatedFingerprint = state.fingerprint
+                let ids = changed ? Array(state.profiles.keys).sorted() : state.flips.due(now)
+                if changed, !ids.isEmpty {
                     logger.info("audiences changed; re-evaluating the account", ["account": account, "profiles": String(ids.count)])
                 }
                 for id in ids {

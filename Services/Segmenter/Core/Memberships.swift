@@ -62,6 +62,9 @@ public struct FlipQueue: Sendable {
 
     public var count: Int { pending.count }
 
+    /// Every profile with its pending time (for snapshots).
+    public var pendingTimes: [String: Int64] { pending }
+
     public mutating func schedule(_ profile: String, at: Int64?) {
         pending[profile] = at
         if let at { push((at, profile)) }

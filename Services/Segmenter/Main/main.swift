@@ -11,7 +11,8 @@ usage: cdp-segmenter [--brokers HOST:PORT] [--http-addr HOST:PORT] [--admin-toke
 Consumes cdp.profiles and cdp.config, keeps every audience's membership current (including
 relative-date audiences as time passes) and publishes enters/exits to cdp.memberships.
 Settings: CDP_BROKERS, CDP_HTTP_ADDR (default :8082), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX,
-CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_SEGMENTER_GROUP (default cdp-segmenter), CDP_SESSION_TIMEOUT_MS.
+CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_SEGMENTER_GROUP (default cdp-segmenter), CDP_SESSION_TIMEOUT_MS,
+CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -26,6 +27,8 @@ settings.topics = PipelineTopics(prefix: common.topicPrefix)
 settings.adminToken = common.adminToken
 settings.instanceID = common.instanceID
 settings.groupID = reader.string(env: "CDP_SEGMENTER_GROUP", flag: "--group", default: "cdp-segmenter")
+settings.dataDirectory = common.dataDirectory
+settings.snapshotIntervalMs = Int64(reader.duration(env: "CDP_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", default: .seconds(30)).components.seconds * 1000)
 settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
 do {
     try reader.finish()

@@ -1,0 +1,103 @@
+import Foundation
+import Log
+import Model
+import QL
+import Runtime
+import SegmentCore
+
+/// Local snapshots under `CDP_DATA_DIR`: per partition of `cdp.profiles`, every account's profile
+/// copies, memberships, pending flip times and the audience fingerprint they were computed with,
+/// at an offset. Restored at assignment (then only the log after the offset is read); audiences
+/// edited since are re-evaluated by the usual backfill. Corrupt or mismatched files are ignored.
+extension SegmenterApp {
+    func snapshotPath(_ tp: TopicPartition) -> String? {
+        settings.dataDirectory.map { "\($0)/segmenter-\(tp.topic)-\(tp.partition).snapshot" }
+    }
+
+    /// Restores the partition's accounts; returns the offset to read from.
+    func restoreSnapshot(_ tp: TopicPartition) -> Int64? {
+        guard let path = snapshotPath(tp), let data = FileManager.default.contents(atPath: path) else { return nil }
+        switch SnapshotFile.decode(Array(data), topic: tp.topic, partition: tp.partition) {
+        case .failure(let problem):
+            snapshotsRejected.inc()
+            logger.warning("ignoring snapshot; rebuilding from the log", ["partition": tp.description, "problem": problem.description])
+            return nil
+        case .success(let (offset, state)):
+            var restored: [String: AccountSegments] = [:]
+            for (account, a) in state["accounts"]?.objectValue ?? [:] {
+                guard let decoded = Self.decodeAccount(a, partition: tp.partition) else {
+                    snapshotsRejected.inc()
+                    logger.warning("ignoring snapshot with an unreadable account; rebuilding from the log", ["partition": tp.description, "account": account])
+                    return nil
+                }
+                restored[account] = decoded
+            }
+            accounts.withLock { all in for (k, v) in restored { all[k] = v } }
+            snapshotsRestored.inc()
+            logger.info("restored from snapshot", ["partition": tp.description, "offset": String(offset), "accounts": String(restored.count)])
+            return offset
+        }
+    }
+
+    /// Writes every assigned partition's snapshot at its current position.
+    func writeSnapshots() {
+        guard settings.dataDirectory != nil else { return }
+        for (tp, offset) in progress.positions where offset > 0 {
+            let copies = accounts.withLock { $0.filter { $0.value.partition == tp.partition } }
+            let state: JSONValue = ["accounts": .object(copies.mapValues(Self.encodeAccount))]
+            do {
+                try SnapshotFile.write(SnapshotFile.encode(topic: tp.topic, partition: tp.partition, offset: offset, state: state), to: snapshotPath(tp)!)
+                snapshotsWritten.inc()
+            } catch {
+                logger.warning("snapshot not written", ["partition": tp.description, "error": "\(error)"])
+            }
+        }
+    }
+
+    static func encodeAccount(_ a: AccountSegments) -> JSONValue {
+        var profiles: [String: JSONValue] = [:]
+        for (id, p) in a.profiles { profiles[id] = ["v": .int(p.version), "f": .object(p.fields.mapValues(Self.lossless))] }
+        return ["fingerprint": .string(a.evaluatedFingerprint), "profiles": .object(profiles),
+                "members": .object(a.memberships.current.mapValues { .array($0.sorted().map(JSONValue.string)) }),
+                "versions": .object(a.memberships.versions.mapValues(JSONValue.int)),
+                "flips": .object(Dictionary(uniqueKeysWithValues: a.flips.pendingTimes.map { ($0.key, JSONValue.int($0.value)) })),
+                "unhealthy": .array(a.unhealthy.sorted().map(JSONValue.string))]
+    }
+
+    static func decodeAccount(_ j: JSONValue, partition: Int32) -> AccountSegments? {
+        guard let fingerprint = j["fingerprint"]?.stringValue, case .object(let profiles)? = j["profiles"] else { return nil }
+        var a = AccountSegments()
+        a.partition = partition
+        for (id, p) in profiles {
+            guard let version = p["v"]?.intValue, case .object(let f)? = p["f"] else { return nil }
+            var fields: [String: QLValue] = [:]
+            for (name, raw) in f {
+                guard let v = QLValue(json: raw) else { return nil }
+                fields[name] = v
+            }
+            a.profiles[id] = (version, fields)
+        }
+        let versions = j["versions"]?.objectValue ?? [:]
+        for (id, segs) in j["members"]?.objectValue ?? [:] {
+            let members = Set((segs.arrayValue ?? []).compactMap(\.stringValue))
+            _ = a.memberships.update(profile: id, version: versions[id]?.intValue ?? 0, audiences: members, atMs: 0, force: true)
+        }
+        for (id, at) in j["flips"]?.objectValue ?? [:] { a.flips.schedule(id, at: at.intValue) }
+        a.unhealthy = Set((j["unhealthy"]?.arrayValue ?? []).compactMap(\.stringValue))
+        // The audiences are compiled again on first use; the fingerprint says whether they changed
+        // since (then the account is re-evaluated, as after any edit).
+        a.fingerprint = fingerprint
+        a.evaluatedFingerprint = fingerprint
+        return a
+    }
+
+    /// Record values as JSON that reads back to the same value (times tagged).
+    static func lossless(_ v: QLValue) -> JSONValue {
+        switch v {
+        case .time(let t): ["$time": .string(Timestamp.rfc3339Millis(epochMs: t))]
+        case .list(let items): .array(items.map(lossless))
+        case .map(let m): .object(m.mapValues(lossless))
+        default: v.json
+        }
+    }
+}
