@@ -64,6 +64,7 @@ public final class SegmenterApp: Sendable {
     let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
     let reconciled = AtomicFlag()
     let snapshotsWritten: Counter
+    let profileRecords: Counter
     let snapshotsRestored: Counter
     let snapshotsRejected: Counter
 
@@ -81,6 +82,7 @@ public final class SegmenterApp: Sendable {
         snapshotsWritten = metrics.counter("segmenter_snapshots_written_total", help: "Partition snapshots written to CDP_DATA_DIR")
         snapshotsRestored = metrics.counter("segmenter_snapshots_restored_total", help: "Partitions restored from a snapshot")
         snapshotsRejected = metrics.counter("segmenter_snapshots_rejected_total", help: "Snapshots ignored as corrupt or mismatched")
+        profileRecords = metrics.counter("segmenter_profile_records_total", help: "cdp.profiles records read (rebuild and live)")
         transitionsPublished = metrics.counter("segmenter_transitions_total", help: "Audience enters and exits published")
     }
 

@@ -52,6 +52,7 @@ extension SegmenterApp {
                 guard let value = r.value, let profile = ProfileRecord.parse(value) else { continue }
                 out += apply(profile, partition: r.partition, now: now, publish: live)
             }
+            profileRecords.inc(UInt64(records.count))
             // Time-window flips and audience changes are acted on once caught up; the first time,
             // what was published before the restart is reconciled with the rebuilt state.
             if progress.caughtUp {
@@ -126,7 +127,8 @@ extension SegmenterApp {
             var out: [ProducerRecord] = []
             var seen = Set<String>()
             for account in all.keys.sorted() {
-                var state = all[account]!
+                // Taken out of the map while it changes, so its large maps are not copied.
+                var state = all.removeValue(forKey: account)!
                 if let audiences = audiences(for: account, &state) {
                     state.evaluatedFingerprint = state.fingerprint
                     for id in state.profiles.keys.sorted() {
@@ -170,7 +172,8 @@ extension SegmenterApp {
     /// Applies one profile record; returns the membership record to publish (if any).
     func apply(_ profile: ProfileRecord, partition: Int32, now: Int64, publish: Bool) -> [ProducerRecord] {
         accounts.withLock { all in
-            var state = all[profile.account] ?? AccountSegments()
+            // Taken out of the map while it changes, so its large maps are not copied.
+            var state = all.removeValue(forKey: profile.account) ?? AccountSegments()
             state.partition = partition
             defer { all[profile.account] = state }
             if let seen = state.profiles[profile.id], seen.version > profile.version { return [] }
@@ -209,8 +212,12 @@ extension SegmenterApp {
         accounts.withLock { all in
             var out: [ProducerRecord] = []
             for account in all.keys.sorted() {
-                var state = all[account]!
-                guard let audiences = audiences(for: account, &state) else { continue }
+                // Taken out of the map while it changes, so its large maps are not copied.
+                var state = all.removeValue(forKey: account)!
+                guard let audiences = audiences(for: account, &state) else {
+                    all[account] = state
+                    continue
+                }
                 let changed = state.evaluatedFingerprint != state.fingerprint
                 state.evaluatedFingerprint = state.fingerprint
                 let ids = changed ? Array(state.profiles.keys).sorted() : state.flips.due(now)
