@@ -161,6 +161,11 @@ extension SegmenterApp {
         }
     }
 
+    /// The audiences last published for a profile (nil: nothing known, e.g. never published).
+    func lastPublished(_ account: String, _ profile: String) -> Set<String>? {
+        published.withLock { $0?[account + "/" + profile] }
+    }
+
     /// Remembers what was published for a profile, so the post-rebuild reconciliation compares
     /// against the latest published state, not only the one read at start.
     func notePublished(_ account: String, _ profile: String, _ segments: Set<String>) {
@@ -199,10 +204,19 @@ extension SegmenterApp {
                 transitions = state.memberships.update(profile: profile.id, version: profile.version, audiences: members, atMs: now)
             }
             guard publish, !transitions.isEmpty else { return [] }
-            state.recordHistory(transitions)
             let current = state.memberships.current[profile.id] ?? []
+            var announced = transitions
+            // After a crash, records past the committed offset are applied again: what was
+            // already published for them is not announced twice (compared with cdp.memberships
+            // as read back at start and kept up to date since).
+            if let last = lastPublished(profile.account, profile.id) {
+                if last == current { return [] }
+                announced = last.subtracting(current).sorted().map { Transition(action: .exit, audience: $0, profile: profile.id, version: profile.version, atMs: now) }
+                    + current.subtracting(last).sorted().map { Transition(action: .enter, audience: $0, profile: profile.id, version: profile.version, atMs: now) }
+            }
+            state.recordHistory(announced)
             notePublished(profile.account, profile.id, current)
-            return [record(account: profile.account, profile: profile.id, version: profile.version, current: current, transitions: transitions)]
+            return [record(account: profile.account, profile: profile.id, version: profile.version, current: current, transitions: announced)]
         }
     }
 
