@@ -170,7 +170,9 @@ extension ExporterApp {
                 ps.profiles[key] = nil
                 return
             }
-            let new = ProfileSnapshot(identities: j["identities"]?.objectValue ?? [:], fields: j["fields"]?.objectValue ?? [:])
+            let new = ProfileSnapshot(identities: j["identities"]?.objectValue ?? [:], fields: j["fields"]?.objectValue ?? [:],
+                                      version: j["version"]?.intValue ?? 0)
+            if let old = ps.profiles[key], old.version > new.version { return }  // a stale record
             let old = ps.profiles.updateValue(new, forKey: key)
             guard let segments = ps.memberships[key], !segments.isEmpty else { return }
             let ts = j["updated"]?.stringValue.flatMap(RFC3339.parseMs) ?? now

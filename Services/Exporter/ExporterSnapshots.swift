@@ -36,7 +36,8 @@ extension ExporterApp {
                 ps.memberships[key] = Set((segments.arrayValue ?? []).compactMap(\.stringValue))
             }
             for (key, p) in profiles {
-                ps.profiles[key] = ProfileSnapshot(identities: p["identities"]?.objectValue ?? [:], fields: p["fields"]?.objectValue ?? [:])
+                ps.profiles[key] = ProfileSnapshot(identities: p["identities"]?.objectValue ?? [:], fields: p["fields"]?.objectValue ?? [:],
+                                                   version: p["version"]?.intValue ?? 0)
             }
             snapshotsRestored.inc()
             logger.info("restored from snapshot", ["partition": String(partition), "memberships_offset": String(offset),
@@ -54,7 +55,7 @@ extension ExporterApp {
             let state: JSONValue = [
                 "profiles_next": .int(ps.profilesNext),
                 "memberships": .object(ps.memberships.mapValues { .array($0.sorted().map(JSONValue.string)) }),
-                "profiles": .object(ps.profiles.mapValues { ["identities": .object($0.identities), "fields": .object($0.fields)] }),
+                "profiles": .object(ps.profiles.mapValues { ["identities": .object($0.identities), "fields": .object($0.fields), "version": .int($0.version)] }),
             ]
             let bytes = SnapshotFile.encode(topic: settings.topics.memberships, partition: partition, offset: ps.membershipsNext, state: state)
             do {

@@ -15,6 +15,8 @@ final class Lane: Sendable {
     /// The existing-users sync must be (re)queued once the partition has caught up.
     let needsExisting = AtomicFlag(false)
     let lastCheckpointMs = Locked<Int64>(0)
+    /// Since when the batch at the front has been waiting for its profile data.
+    let waitingSinceMs = Locked<Int64?>(nil)
     /// Wakes the worker when items are queued.
     let wakeup = Wakeup()
     /// Signalled when the worker has ended.

@@ -32,6 +32,24 @@ extension ExporterApp {
                 continue
             }
             lane.idle.store(false)
+            // Membership records can overtake the profile records they were computed from (two
+            // topics): wait briefly for the profile data an enter or update should carry.
+            if !profilesArrived(items, account: job.account, partition: lane.key.partition) {
+                let since = lane.waitingSinceMs.withLock { w in
+                    if w == nil { w = clock() }
+                    return w!
+                }
+                if clock() - since < Self.profileWaitMs {
+                    try? await Task.sleep(for: .milliseconds(10))
+                    continue
+                }
+                let missing = items.filter { $0.action != .exit && $0.profileVersion > 0 }.prefix(3).map { item in
+                    "\(item.profile)@\(item.profileVersion) have \(partitions.withLock { $0[lane.key.partition]?.profiles[job.account + "/" + item.profile]?.version ?? -1 })"
+                }
+                logger.warning("sending without the newest profile data (its record is late)", ["job": job.id, "partition": String(lane.key.partition),
+                                                                                                "examples": missing.joined(separator: ", ")])
+            }
+            lane.waitingSinceMs.withLock { $0 = nil }
             let batch = Batch(jobID: job.id, items: items)
             let payload = payload(batch, job: job, partition: lane.key.partition)
             let started = clock()
@@ -73,6 +91,20 @@ extension ExporterApp {
                                        delivered: totals.0, deadLettered: totals.1, atMs: now)))
             _ = await record(records)
             lane.lastCheckpointMs.withLock { $0 = now }
+        }
+    }
+
+    /// How long a batch may wait for the profile records its enters were computed from.
+    static let profileWaitMs: Int64 = 1000
+
+    /// Whether the exporter holds, for every enter and update, the profile at the version the
+    /// transition was computed from (exits need no data: the profile may be gone).
+    func profilesArrived(_ items: [DeliveryItem], account: String, partition: Int32) -> Bool {
+        partitions.withLock { parts in
+            guard let ps = parts[partition] else { return true }
+            return items.allSatisfy { item in
+                item.action == .exit || item.profileVersion == 0 || (ps.profiles[account + "/" + item.profile]?.version ?? -1) >= item.profileVersion
+            }
         }
     }
 

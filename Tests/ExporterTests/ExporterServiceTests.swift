@@ -76,7 +76,8 @@ func segmentRecord(_ id: String, slug: String) -> ProducerRecord {
 }
 
 /// A cdp.memberships record for `profile` now in `segments` after `changes` ("+vip", "-vip").
-func membershipRecord(_ profile: String, _ segments: [String], _ changes: [String], version: Int64 = 1) -> ProducerRecord {
+/// Version 0 (unknown) unless given: the exporter then does not wait for the profile record.
+func membershipRecord(_ profile: String, _ segments: [String], _ changes: [String], version: Int64 = 0) -> ProducerRecord {
     let transitions: [JSONValue] = changes.map { c in
         ["action": .string(c.hasPrefix("+") ? "enter" : "exit"), "segment": .string(String(c.dropFirst())), "version": .int(version),
          "ts": "2026-11-29T10:00:00.000Z"]
@@ -204,6 +205,22 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         #expect((logs.arrayValue ?? []).contains { $0["message"]?.stringValue?.contains("delivered") == true })
     }
 
+    @Test func enterWaitsForTheProfileRecordItWasComputedFrom() async throws {
+        let receiver = try Receiver()
+        defer { receiver.stop() }
+        let h = try await ExporterHarness()
+        try await h.send([exportJobRecord("j1", hookJob(receiver, path: "late", ["fields": ["plan"]]))])
+        h.start()
+        defer { Task { await h.stop() } }
+        try await h.waitStarted("j1")
+        // The membership record (from profile version 2) arrives before that profile version.
+        try await h.send([exportProfileRecord("p1", version: 1, fields: ["plan": "free"]), membershipRecord("p1", ["vip"], ["+vip"], version: 2)])
+        try await Task.sleep(for: .milliseconds(300))
+        try await h.send([exportProfileRecord("p1", version: 2, fields: ["plan": "pro"])])
+        try await eventually { !receiver.ackedEvents("late").isEmpty }
+        #expect(receiver.ackedEvents("late").first?["user"]?["plan"] == "pro")
+    }
+
     @Test func batchesWaitForMaxWaitUnlessFull() async throws {
         let receiver = try Receiver()
         defer { receiver.stop() }
@@ -247,7 +264,7 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         try await h.send([exportProfileRecord("p1", version: 2, fields: ["plan": "pro"]), exportProfileRecord("p1", version: 3, fields: ["plan": "pro", "x": 1])])
         try await eventually { receiver.ackedEvents("sync").count >= 2 }
         // Consent withdrawn → exit; given back → enter.
-        try await h.send([membershipRecord("p1", ["seg_vip", "seg_nc"], ["+seg_nc"], version: 4), membershipRecord("p1", ["seg_vip"], ["-seg_nc"], version: 5)])
+        try await h.send([membershipRecord("p1", ["seg_vip", "seg_nc"], ["+seg_nc"], version: 3), membershipRecord("p1", ["seg_vip"], ["-seg_nc"], version: 3)])
         try await eventually { receiver.ackedEvents("sync").count >= 4 }
         try await Task.sleep(for: .milliseconds(200))
         let all = receiver.ackedEvents("sync").map { "\($0["profile_id"]!.stringValue!) \($0["action"]!.stringValue!)" }

@@ -45,6 +45,12 @@ HOUR, DAY = 3_600_000, 86_400_000
 os.makedirs(args.work, exist_ok=True)
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # A real listen backlog: the default of 5 drops connections when many lanes post at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -123,6 +129,7 @@ flaky_rng = random.Random(args.seed + 1)
 
 def receiver(job):
     class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with recv_lock:
@@ -141,7 +148,7 @@ def receiver(job):
         def log_message(self, *a):
             pass
 
-    s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    s = Server(("127.0.0.1", 0), H)
     threading.Thread(target=s.serve_forever, daemon=True).start()
     return s.server_address[1]
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """End-to-end latency driver for scripts/bench-e2e.
 
-  e2e_bench.py BOOTSTRAP COLLECTOR_URL EXPORTER_URL TOKEN RATES SECONDS
+  e2e_bench.py BOOTSTRAP COLLECTOR_URL EXPORTER_URL TOKEN RATES SECONDS PARTITIONS
 
 Creates account `bench`, an audience of /pricing visitors and a webhook export to a local
 receiver; then, for each rate in RATES (comma-separated events/s), POSTs new visitors to
-/collect/json/web in batches of 10 for SECONDS and measures, per event: POST -> membership record
+/collect/json/web (about 100 requests/s) for SECONDS and measures, per event: POST -> membership record
 on cdp.memberships (seen by a consumer), and POST -> webhook receipt. Prints one JSON object:
 per rate p50/p95/p99 of both, and the highest rate whose webhook p99 stayed under 1 s."""
 import hashlib
@@ -21,9 +21,16 @@ import urllib.request
 
 from confluent_kafka import Consumer
 
-bootstrap, collector, exporter, token, rates, seconds = sys.argv[1:7]
+bootstrap, collector, exporter, token, rates, seconds, partitions = sys.argv[1:8]
+partitions = int(partitions)
 rates = [int(r) for r in rates.split(",")]
 seconds = int(seconds)
+class Server(http.server.ThreadingHTTPServer):
+    # A real listen backlog: the default of 5 drops connections when many lanes post at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 lock = threading.Lock()
 sent = {}        # uid -> POST time (s)
 hooked = {}      # uid -> webhook receipt time
@@ -32,6 +39,7 @@ pid_of = {}      # profile id -> uid
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         now = time.time()
@@ -41,9 +49,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
             events = []
         with lock:
             for e in events:
-                uid = e.get("user", {}).get("_uid")
-                if isinstance(uid, list):
-                    uid = uid[0] if uid else None
+                uid = pid_of.get(e.get("profile_id"))
                 if uid and uid not in hooked:
                     hooked[uid] = now
         self.send_response(200)
@@ -54,14 +60,14 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+server = Server(("127.0.0.1", 0), Hook)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 stop = threading.Event()
 
 
 def consume():
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-bench-{time.time()}", "auto.offset.reset": "latest",
-                  "enable.auto.commit": False})
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 5, "fetch.min.bytes": 1})
     c.subscribe(["cdp.memberships"])
     while not stop.is_set():
         m = c.poll(0.1)
@@ -91,7 +97,7 @@ api("POST", collector + "/api/work?aid=bench", {"id": "hook", "type": "webhook",
                                                "destination": {"url": f"http://127.0.0.1:{server.server_address[1]}/hook", "secret": "bench-secret-0123456789"}})
 for _ in range(300):
     try:
-        if len(api("GET", exporter + "/api/work/hook?aid=bench")["data"].get("partitions", [])) > 0:
+        if len(api("GET", exporter + "/api/work/hook?aid=bench")["data"].get("partitions", [])) >= partitions:
             break
     except urllib.error.HTTPError:
         pass
@@ -113,7 +119,7 @@ counter = 0
 for rate in rates:
     print(f"== {rate} events/s for {seconds} s", file=sys.stderr, flush=True)
     conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-    batch = 10
+    batch = max(10, rate // 100)  # about 100 requests/s whatever the rate
     interval = batch / rate
     start = time.time()
     uids = []

@@ -22,6 +22,12 @@ from confluent_kafka import Producer
 
 bootstrap, collector, exporter, token, enters, rate, seconds = sys.argv[1:8]
 enters, rate, seconds = int(enters), int(rate), int(seconds)
+class Server(http.server.ThreadingHTTPServer):
+    # A real listen backlog: the default of 5 drops connections when many lanes post at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 lock = threading.Lock()
 received = {}      # event id -> receipt ms
 latencies = []     # ms, for events whose ts is in the latency phase
@@ -29,6 +35,7 @@ phase = {"latency": False}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         now = time.time() * 1000
@@ -51,7 +58,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = Server(("127.0.0.1", 0), Handler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 port = server.server_address[1]
 

@@ -13,10 +13,17 @@ import threading
 
 port, out = int(sys.argv[1]), sys.argv[2]
 secret = sys.argv[3].encode() if len(sys.argv) > 3 else None
+class Server(http.server.ThreadingHTTPServer):
+    # A real listen backlog: the default of 5 drops connections when many lanes post at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 lock = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         signed = None
@@ -28,6 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             batch = json.loads(body)
         except ValueError:
             self.send_response(400)
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
         with lock, open(out, "a") as f:
@@ -42,4 +50,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+Server(("127.0.0.1", port), Handler).serve_forever()

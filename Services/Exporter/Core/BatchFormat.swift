@@ -7,9 +7,12 @@ import Runtime
 public struct ProfileSnapshot: Sendable, Equatable {
     public var identities: [String: JSONValue]
     public var fields: [String: JSONValue]
-    public init(identities: [String: JSONValue] = [:], fields: [String: JSONValue] = [:]) {
+    /// The profile version these values are from.
+    public var version: Int64
+    public init(identities: [String: JSONValue] = [:], fields: [String: JSONValue] = [:], version: Int64 = 0) {
         self.identities = identities
         self.fields = fields
+        self.version = version
     }
 }
 

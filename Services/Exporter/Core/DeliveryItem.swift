@@ -62,14 +62,18 @@ public struct DeliveryItem: Sendable, Equatable {
     public var action: Action
     public var tsMs: Int64
     public var source: Source
+    /// The profile version the transition was computed from (0: unknown); the user data sent
+    /// with an enter or update is from at least this version when the exporter has it in time.
+    public var profileVersion: Int64
 
-    public init(id: String, profile: String, segment: String, action: Action, tsMs: Int64, source: Source) {
+    public init(id: String, profile: String, segment: String, action: Action, tsMs: Int64, source: Source, profileVersion: Int64 = 0) {
         self.id = id
         self.profile = profile
         self.segment = segment
         self.action = action
         self.tsMs = tsMs
         self.source = source
+        self.profileVersion = profileVersion
     }
 
     static func key(_ parts: [String]) -> String {
@@ -118,7 +122,7 @@ public struct ItemDerivation: Sendable {
 
     private func item(_ r: MembershipRecord, _ segment: String, _ action: DeliveryItem.Action, _ ts: Int64, _ offset: Int64) -> DeliveryItem {
         DeliveryItem(id: DeliveryItem.key([job.id, String(job.generation), "m", String(partition), String(offset), segment, action.rawValue]),
-                     profile: r.profile, segment: segment, action: action, tsMs: ts, source: .membership(offset: offset))
+                     profile: r.profile, segment: segment, action: action, tsMs: ts, source: .membership(offset: offset), profileVersion: r.version)
     }
 
     /// An `update` when a trigger field of a current member changed between two versions of
