@@ -93,7 +93,7 @@ extension ResolverApp {
             case .success(let principal):
                 let limit = min(20, max(1, Int(request.query("limit") ?? "20") ?? 20))
                 let recent = state.withLock { $0.streams[principal.account]?[request[parameter: "name"] ?? ""]?.recent ?? [] }
-                return .json(200, data: .array(Array(recent.suffix(limit))))
+                return .json(200, data: .array(recent.suffix(min(limit, 20)).map(\.json)))
             }
         }
         router.mountOperations(service: "cdp-resolver", metrics: metrics) { [self] in readiness }

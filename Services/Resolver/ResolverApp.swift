@@ -34,6 +34,8 @@ public final class ResolverApp: Sendable {
     let state = Locked(ResolverStateData())
     let schemas = Locked<[String: (version: Int64, schema: AccountSchema)]>([:])
     let progress = RebuildProgress()
+    /// Set once a batch's outputs could not be published: offsets stop being committed.
+    let publishFailed = AtomicFlag()
     let eventsApplied: Counter
     let profilesPublished: Counter
     let deadLettered: Counter

@@ -42,38 +42,80 @@ extension ResolverApp {
                 return starts
             }))
         var lastSnapshot = ContinuousClock.now
+        // One batch's outputs are acknowledged while the next batch is processed; its offsets
+        // are committed only once every output is acknowledged.
+        var pending: PendingBatch?
         while !Task.isCancelled {
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
             await progress.learnCommitted(from: consumer)
-            if records.isEmpty { continue }
-            let outputs = process(records)
-            if !outputs.records.isEmpty {
-                let results = await producer.send(outputs.records)
-                if results.contains(where: { if case .failure = $0 { true } else { false } }) {
-                    // Not committed: the same outputs are produced again after a restart (versions make that harmless).
-                    logger.error("publishing failed; offsets not committed", ["records": String(outputs.records.count)])
-                    continue
-                }
-                profilesPublished.inc(UInt64(outputs.records.count))
+            // Snapshots only when nothing is in flight: a restored state never covers records
+            // whose output was not committed.
+            let snapshotDue = settings.dataDirectory != nil && ContinuousClock.now - lastSnapshot > .milliseconds(settings.snapshotIntervalMs)
+            if records.isEmpty || snapshotDue, let p = pending {
+                await finish(p, consumer)
+                pending = nil
             }
-            if !outputs.commits.isEmpty {
-                do {
-                    try await consumer.commit(outputs.commits)
-                    progress.committed(outputs.commits)
-                } catch {
-                    logger.warning("commit failed", ["error": "\(error)"])
-                    continue
-                }
-            }
-            // Snapshots only at a batch boundary after a successful commit: a restored state never
-            // covers records whose output was not committed.
-            if settings.dataDirectory != nil, ContinuousClock.now - lastSnapshot > .milliseconds(settings.snapshotIntervalMs) {
+            if snapshotDue {
                 lastSnapshot = ContinuousClock.now
                 writeSnapshots()
             }
+            if records.isEmpty { continue }
+            let outputs = process(records)
+            if let p = pending { await finish(p, consumer) }
+            let out = outputs.records
+            pending = PendingBatch(published: Task { [self] in await publish(out) }, commits: outputs.commits)
         }
+        if let p = pending { await finish(p, consumer) }
         writeSnapshots()
         await consumer.close()
+    }
+
+    /// A processed batch whose outputs are on their way to the broker.
+    struct PendingBatch {
+        let published: Task<Bool, Never>
+        let commits: [TopicPartition: Int64]
+    }
+
+    /// Waits for a batch's outputs to be acknowledged, then commits its offsets. After one batch
+    /// could not be published nothing is committed any more, so a restart replays from there.
+    func finish(_ batch: PendingBatch, _ consumer: any LogConsumer) async {
+        guard await batch.published.value else {
+            if !publishFailed.exchange(true) {
+                logger.error("a batch could not be published; no further offsets are committed until a restart replays it")
+            }
+            return
+        }
+        guard !batch.commits.isEmpty, !publishFailed.load() else { return }
+        do {
+            try await consumer.commit(batch.commits)
+            progress.committed(batch.commits)
+        } catch {
+            logger.warning("commit failed", ["error": "\(error)"])
+        }
+    }
+
+    /// Publishes records, re-sending the ones that failed (the idempotent producer keeps that
+    /// duplicate-free) for up to 30 s; false if some never went through (then the offsets are not
+    /// committed and a restart produces them again — versions make that harmless).
+    func publish(_ records: [ProducerRecord]) async -> Bool {
+        var left = records
+        var delayMs = 100
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !left.isEmpty {
+            let results = await producer.send(left)
+            let sent = left.count
+            left = zip(left, results).compactMap { record, result in if case .failure = result { record } else { nil } }
+            profilesPublished.inc(UInt64(sent - left.count))
+            if left.isEmpty { break }
+            if ContinuousClock.now > deadline {
+                logger.error("publishing failed; offsets not committed", ["records": String(left.count)])
+                return false
+            }
+            logger.warning("publishing failed; retrying", ["records": String(left.count), "in_ms": String(delayMs)])
+            try? await Task.sleep(for: .milliseconds(delayMs))
+            delayMs = min(delayMs * 2, 2000)
+        }
+        return true
     }
 
     struct Outputs {
@@ -134,14 +176,7 @@ extension ResolverApp {
                 if s.graphs[account]!.schema != schema.identity { s.graphs[account]!.schema = schema.identity }
                 let r = s.graphs[account]!.apply(mapped)
                 let changed = r.changed.compactMap { s.graphs[account]!.profiles[$0] }
-                var stats = s.streams[account, default: [:]][event.stream, default: StreamStats()]
-                stats.events += 1
-                stats.lastEventMs = max(stats.lastEventMs, event.timestampMs)
-                if r.outcome == .noIdentifier { stats.withoutIdentity += 1 }
-                for (k, v) in event.data where stats.fieldsSeen.count < 50 && stats.fieldsSeen[k] == nil { stats.fieldsSeen[k] = v }
-                stats.recent.append(event.json)
-                if stats.recent.count > 20 { stats.recent.removeFirst(stats.recent.count - 20) }
-                s.streams[account, default: [:]][event.stream] = stats
+                s.streams[account, default: [:]][event.stream, default: StreamStats()].note(event, withoutIdentity: r.outcome == .noIdentifier)
                 return (r, changed)
             }
             eventsApplied.inc()

@@ -86,6 +86,9 @@ public struct IdentityGraph: Sendable {
     public private(set) var eventsWithoutIdentity = 0
     private var seenEvents: [String: Int64] = [:]
     private var newestEventMs: Int64 = .min
+    /// Prune the dedupe table when it grows past this (doubling, so pruning stays amortised O(1)
+    /// per event even when everything is inside the window).
+    private var pruneAtCount = 100_000
 
     public init(account: String, schema: IdentitySchema) {
         self.account = account
@@ -139,9 +142,10 @@ public struct IdentityGraph: Sendable {
         seenEvents[event.id] = event.timeMs
         if event.timeMs > newestEventMs {
             newestEventMs = event.timeMs
-            if seenEvents.count > 100_000 {
+            if seenEvents.count > pruneAtCount {
                 let cutoff = newestEventMs - schema.dedupeWindowMs
                 seenEvents = seenEvents.filter { $0.value >= cutoff }
+                pruneAtCount = max(100_000, seenEvents.count * 2)
             }
         }
         // Rule 1: identifiers are the identity-key values minus blocked ones.
