@@ -32,6 +32,9 @@ public final class KafkaConsumer: LogConsumer {
         config["reconnect.backoff.max.ms"] = "1000"
         config["topic.metadata.refresh.interval.ms"] = "5000"
         config["fetch.wait.max.ms"] = "100"
+        // Pre-fetched records held in memory (librdkafka's default is 64 MiB): a daemon's state
+        // should dominate its footprint, not the read-ahead.
+        config["queued.max.messages.kbytes"] = "16384"
         config.merge(options.extra)
         self.options = options
         self.context = RDKafkaContext(logger: logger)
