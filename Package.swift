@@ -38,18 +38,18 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Log", "Model", "Runtime", "HTTP", "Crypto"], path: "Shared/Pipeline"),
 
         .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline", "IdentityCore", "QL", "SegmentCore", "ExportCore"], path: "Services/Collector", exclude: ["Main"]),
-        .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime"], path: "Services/Collector/Main"),
+        .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime", "Pipeline", "HTTP"], path: "Services/Collector/Main"),
         // The resolver's pure core (identity graph, schema, mapping, merge operators), also used by
         // the collector (schema validation and dry runs) and `cdp resolve`.
         .target(name: "IdentityCore", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver/Core"),
         // The segmenter's pure core: audiences, memberships, the flip queue.
         .target(name: "SegmentCore", dependencies: ["QL", "Runtime"], path: "Services/Segmenter/Core"),
         .target(name: "Segmenter", dependencies: ["SegmentCore", "QL", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Segmenter", exclude: ["Main", "Core"]),
-        .executableTarget(name: "SegmenterDaemon", dependencies: ["Segmenter", "Runtime", "Log", "Model", "HTTP"], path: "Services/Segmenter/Main"),
+        .executableTarget(name: "SegmenterDaemon", dependencies: ["Segmenter", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Segmenter/Main"),
         // The exporter's pure core: job definitions, delivery items, batch formats, retries.
         .target(name: "ExportCore", dependencies: ["Model", "Runtime", "Crypto"], path: "Services/Exporter/Core"),
         .target(name: "Exporter", dependencies: ["ExportCore", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Exporter", exclude: ["Main", "Core"]),
-        .executableTarget(name: "ExporterDaemon", dependencies: ["Exporter", "ExportCore", "Runtime", "Log", "Model", "HTTP"], path: "Services/Exporter/Main"),
+        .executableTarget(name: "ExporterDaemon", dependencies: ["Exporter", "ExportCore", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Exporter/Main"),
         .target(name: "Resolver", dependencies: ["IdentityCore", "QL", "Model", "Crypto", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Resolver", exclude: ["Main", "Core"]),
         .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),

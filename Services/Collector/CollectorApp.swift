@@ -147,3 +147,5 @@ final class CollectMetrics: Sendable {
         if rejected > 0 { registry.counter("collector_events_total", help: "Events by stream and result", labels: ["stream": label, "result": "rejected"]).inc(UInt64(rejected)) }
     }
 }
+
+extension CollectorApp: DaemonApp {}

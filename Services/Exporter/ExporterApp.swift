@@ -72,9 +72,7 @@ public final class ExporterApp: Sendable {
     let failedCounter: Counter
     let deadCounter: Counter
     let queuedGauge: Gauge
-    let snapshotsWritten: Counter
-    let snapshotsRestored: Counter
-    let snapshotsRejected: Counter
+    let snapshots: SnapshotStore
 
     public init(client: any LogClient, settings: ExporterSettings, logger: Logger, metrics: MetricsRegistry,
                 clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
@@ -91,9 +89,7 @@ public final class ExporterApp: Sendable {
         failedCounter = metrics.counter("exporter_attempts_failed_total", help: "Delivery attempts that failed (and were retried or dead-lettered)")
         deadCounter = metrics.counter("exporter_batches_dead_lettered_total", help: "Batches moved to a job's dead-letter list")
         queuedGauge = metrics.gauge("exporter_queued_events", help: "Events waiting in lanes")
-        snapshotsWritten = metrics.counter("exporter_snapshots_written_total", help: "Partition snapshots written to CDP_DATA_DIR")
-        snapshotsRestored = metrics.counter("exporter_snapshots_restored_total", help: "Partitions restored from a snapshot")
-        snapshotsRejected = metrics.counter("exporter_snapshots_rejected_total", help: "Snapshots ignored as corrupt or mismatched")
+        snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "exporter", logger: logger.with(["component": "snapshots"]), metrics: metrics)
     }
 
     public var readiness: Readiness {
@@ -175,3 +171,5 @@ public final class ExporterApp: Sendable {
         for lane in all { lane.stop() }
     }
 }
+
+extension ExporterApp: DaemonApp {}

@@ -10,46 +10,33 @@ import Runtime
 /// position is behind (its deliveries must be derived again). A corrupt or mismatched file is
 /// ignored with a warning.
 extension ExporterApp {
-    func snapshotPath(_ partition: Int32) -> String? {
-        settings.dataDirectory.map { "\($0)/exporter-\(settings.topics.memberships)-\(partition).snapshot" }
-    }
-
     /// The partition's state from its snapshot, if there is a valid one.
     func restoreSnapshot(_ partition: Int32) -> PartitionState? {
-        guard let path = snapshotPath(partition), let data = FileManager.default.contents(atPath: path) else { return nil }
-        switch SnapshotFile.decode(Array(data), topic: settings.topics.memberships, partition: partition) {
-        case .failure(let problem):
-            snapshotsRejected.inc()
-            logger.warning("ignoring snapshot; rebuilding from the log", ["partition": String(partition), "problem": problem.description])
+        let topic = settings.topics.memberships
+        guard let (offset, state) = snapshots.load(topic: topic, partition: partition) else { return nil }
+        guard let profilesNext = state["profiles_next"]?.intValue, profilesNext >= 0,
+              case .object(let members)? = state["memberships"], case .object(let profiles)? = state["profiles"] else {
+            snapshots.reject(topic: topic, partition: partition, "missing parts")
             return nil
-        case .success(let (offset, state)):
-            guard let profilesNext = state["profiles_next"]?.intValue, profilesNext >= 0,
-                  case .object(let members)? = state["memberships"], case .object(let profiles)? = state["profiles"] else {
-                snapshotsRejected.inc()
-                logger.warning("ignoring snapshot with missing parts; rebuilding from the log", ["partition": String(partition)])
-                return nil
-            }
-            var ps = PartitionState()
-            ps.membershipsNext = offset
-            ps.profilesNext = profilesNext
-            for (key, segments) in members {
-                ps.memberships[key] = Set((segments.arrayValue ?? []).compactMap(\.stringValue))
-            }
-            for (key, p) in profiles {
-                ps.profiles[key] = ProfileSnapshot(identities: p["identities"]?.objectValue ?? [:], fields: p["fields"]?.objectValue ?? [:],
-                                                   version: p["version"]?.intValue ?? 0)
-            }
-            snapshotsRestored.inc()
-            logger.info("restored from snapshot", ["partition": String(partition), "memberships_offset": String(offset),
-                                                   "profiles_offset": String(profilesNext), "profiles": String(ps.profiles.count)])
-            return ps
         }
+        var ps = PartitionState()
+        ps.membershipsNext = offset
+        ps.profilesNext = profilesNext
+        for (key, segments) in members {
+            ps.memberships[key] = Set((segments.arrayValue ?? []).compactMap(\.stringValue))
+        }
+        for (key, p) in profiles {
+            ps.profiles[key] = ProfileSnapshot(identities: p["identities"]?.objectValue ?? [:], fields: p["fields"]?.objectValue ?? [:],
+                                               version: p["version"]?.intValue ?? 0)
+        }
+        snapshots.noteRestored(topic: topic, partition: partition, offset: offset, ["profiles_offset": String(profilesNext), "profiles": String(ps.profiles.count)])
+        return ps
     }
 
     /// Writes every caught-up partition's snapshot (the maps are copied under the lock and
     /// serialised outside it).
     func writeSnapshots() {
-        guard settings.dataDirectory != nil else { return }
+        guard snapshots.enabled else { return }
         let copies = partitions.withLock { $0.filter { $0.value.caughtUp } }
         for (partition, ps) in copies.sorted(by: { $0.key < $1.key }) {
             let state: JSONValue = [
@@ -57,13 +44,7 @@ extension ExporterApp {
                 "memberships": .object(ps.memberships.mapValues { .array($0.sorted().map(JSONValue.string)) }),
                 "profiles": .object(ps.profiles.mapValues { ["identities": .object($0.identities), "fields": .object($0.fields), "version": .int($0.version)] }),
             ]
-            let bytes = SnapshotFile.encode(topic: settings.topics.memberships, partition: partition, offset: ps.membershipsNext, state: state)
-            do {
-                try SnapshotFile.write(bytes, to: snapshotPath(partition)!)
-                snapshotsWritten.inc()
-            } catch {
-                logger.warning("snapshot not written", ["partition": String(partition), "error": "\(error)"])
-            }
+            snapshots.save(topic: settings.topics.memberships, partition: partition, offset: ps.membershipsNext, state: state)
         }
     }
 

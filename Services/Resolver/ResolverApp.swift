@@ -39,9 +39,7 @@ public final class ResolverApp: Sendable {
     let eventsApplied: Counter
     let profilesPublished: Counter
     let deadLettered: Counter
-    let snapshotsWritten: Counter
-    let snapshotsRestored: Counter
-    let snapshotsRejected: Counter
+    let snapshots: SnapshotStore
 
 
     public init(client: any LogClient, settings: ResolverSettings, logger: Logger, metrics: MetricsRegistry) throws {
@@ -58,9 +56,7 @@ public final class ResolverApp: Sendable {
         eventsApplied = metrics.counter("resolver_events_total", help: "Events applied to identity graphs")
         profilesPublished = metrics.counter("resolver_profiles_published_total", help: "Profile records written to cdp.profiles")
         deadLettered = metrics.counter("resolver_deadletter_total", help: "Events sent to cdp.deadletter")
-        snapshotsWritten = metrics.counter("resolver_snapshots_written_total", help: "Partition snapshots written")
-        snapshotsRestored = metrics.counter("resolver_snapshots_restored_total", help: "Partitions restored from a snapshot at assignment")
-        snapshotsRejected = metrics.counter("resolver_snapshots_rejected_total", help: "Snapshots ignored because they were corrupt or did not match")
+        snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "resolver", logger: logger.with(["component": "snapshots"]), metrics: metrics)
     }
 
     /// Ready when the configuration is current and every assigned partition has been replayed up
@@ -93,3 +89,5 @@ public final class ResolverApp: Sendable {
         return parsed
     }
 }
+
+extension ResolverApp: DaemonApp {}

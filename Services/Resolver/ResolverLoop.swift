@@ -28,19 +28,7 @@ extension ResolverApp {
                 }
                 logger.info("partitions revoked; their accounts' state dropped", ["partitions": tps.map(\.description).joined(separator: ",")])
             },
-            startOffsets: { [self] tps in
-                // From the partition's snapshot when there is a valid one, else from the beginning.
-                var starts: [TopicPartition: Int64] = [:]
-                for tp in tps {
-                    if let offset = restoreSnapshot(tp) {
-                        starts[tp] = offset
-                        progress.setPosition(tp, offset)
-                    } else {
-                        starts[tp] = Offset.beginning
-                    }
-                }
-                return starts
-            }))
+            startOffsets: { [self] tps in progress.startOffsets(tps, restore: restoreSnapshot) }))
         var lastSnapshot = ContinuousClock.now
         // One batch's outputs are acknowledged while the next batch is processed; its offsets
         // are committed only once every output is acknowledged.

@@ -9,33 +9,20 @@ import Runtime
 /// the log after that offset is replayed). A file that is corrupt or written for another
 /// partition is ignored with a warning, never trusted.
 extension ResolverApp {
-    func snapshotPath(_ tp: TopicPartition) -> String? {
-        settings.dataDirectory.map { "\($0)/resolver-\(tp.topic)-\(tp.partition).snapshot" }
-    }
-
     /// Restores the partition's accounts from its snapshot; returns the offset to read from.
     func restoreSnapshot(_ tp: TopicPartition) -> Int64? {
-        guard let path = snapshotPath(tp), let data = FileManager.default.contents(atPath: path) else { return nil }
-        switch SnapshotFile.decode(Array(data), topic: tp.topic, partition: tp.partition) {
-        case .failure(let problem):
-            snapshotsRejected.inc()
-            logger.warning("ignoring snapshot; rebuilding from the log", ["partition": tp.description, "problem": problem.description])
-            return nil
-        case .success(let (offset, state)):
-            var graphs: [String: IdentityGraph] = [:]
-            for (account, json) in state["accounts"]?.objectValue ?? [:] {
-                guard let g = IdentityGraph.restore(json, schema: schema(for: account).identity) else {
-                    snapshotsRejected.inc()
-                    logger.warning("ignoring snapshot with an unreadable account; rebuilding from the log", ["partition": tp.description, "account": account])
-                    return nil
-                }
-                graphs[account] = g
+        guard let (offset, state) = snapshots.load(topic: tp.topic, partition: tp.partition) else { return nil }
+        var graphs: [String: IdentityGraph] = [:]
+        for (account, json) in state["accounts"]?.objectValue ?? [:] {
+            guard let g = IdentityGraph.restore(json, schema: schema(for: account).identity) else {
+                snapshots.reject(topic: tp.topic, partition: tp.partition, "account \(account) is unreadable")
+                return nil
             }
-            state_restore(graphs, partition: tp.partition)
-            snapshotsRestored.inc()
-            logger.info("restored from snapshot", ["partition": tp.description, "offset": String(offset), "accounts": String(graphs.count)])
-            return offset
+            graphs[account] = g
         }
+        state_restore(graphs, partition: tp.partition)
+        snapshots.noteRestored(topic: tp.topic, partition: tp.partition, offset: offset, ["accounts": String(graphs.count)])
+        return offset
     }
 
     private func state_restore(_ graphs: [String: IdentityGraph], partition: Int32) {
@@ -49,9 +36,8 @@ extension ResolverApp {
 
     /// Writes every assigned partition's snapshot at its current position.
     func writeSnapshots() {
-        guard settings.dataDirectory != nil else { return }
-        let positions = progress.positions
-        for (tp, offset) in positions where offset > 0 {
+        guard snapshots.enabled else { return }
+        for (tp, offset) in progress.positions where offset > 0 {
             let accounts: [String: JSONValue] = state.withLock { s in
                 var out: [String: JSONValue] = [:]
                 for (account, partition) in s.accountPartition where partition == tp.partition {
@@ -59,13 +45,7 @@ extension ResolverApp {
                 }
                 return out
             }
-            let bytes = SnapshotFile.encode(topic: tp.topic, partition: tp.partition, offset: offset, state: ["accounts": .object(accounts)])
-            do {
-                try SnapshotFile.write(bytes, to: snapshotPath(tp)!)
-                snapshotsWritten.inc()
-            } catch {
-                logger.warning("snapshot not written", ["partition": tp.description, "error": "\(error)"])
-            }
+            snapshots.save(topic: tp.topic, partition: tp.partition, offset: offset, state: ["accounts": .object(accounts)])
         }
     }
 }

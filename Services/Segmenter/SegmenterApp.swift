@@ -63,10 +63,8 @@ public final class SegmenterApp: Sendable {
     /// History read back from cdp.memberships (`aid` → audience → history), merged in on first use.
     let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
     let reconciled = AtomicFlag()
-    let snapshotsWritten: Counter
+    let snapshots: SnapshotStore
     let profileRecords: Counter
-    let snapshotsRestored: Counter
-    let snapshotsRejected: Counter
 
     public init(client: any LogClient, settings: SegmenterSettings, logger: Logger, metrics: MetricsRegistry,
                 clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
@@ -79,9 +77,7 @@ public final class SegmenterApp: Sendable {
                           clientID: "cdp-segmenter-config-\(settings.instanceID)")
         producer = try client.makeProducer(ProducerOptions(clientID: "cdp-segmenter-\(settings.instanceID)", lingerMs: 2))
         auth = Authenticator(adminToken: settings.adminToken, view: view)
-        snapshotsWritten = metrics.counter("segmenter_snapshots_written_total", help: "Partition snapshots written to CDP_DATA_DIR")
-        snapshotsRestored = metrics.counter("segmenter_snapshots_restored_total", help: "Partitions restored from a snapshot")
-        snapshotsRejected = metrics.counter("segmenter_snapshots_rejected_total", help: "Snapshots ignored as corrupt or mismatched")
+        snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "segmenter", logger: logger.with(["component": "snapshots"]), metrics: metrics)
         profileRecords = metrics.counter("segmenter_profile_records_total", help: "cdp.profiles records read (rebuild and live)")
         transitionsPublished = metrics.counter("segmenter_transitions_total", help: "Audience enters and exits published")
     }
@@ -124,3 +120,5 @@ public final class SegmenterApp: Sendable {
         return ProducerRecord(topic: settings.topics.memberships, key: Array("\(account)/\(profile)".utf8), value: value.serializedBytes())
     }
 }
+
+extension SegmenterApp: DaemonApp {}

@@ -22,19 +22,7 @@ extension SegmenterApp {
                 let revoked = Set(tps.map(\.partition))
                 accounts.withLock { all in all = all.filter { !revoked.contains($0.value.partition) } }
             },
-            startOffsets: { [self] tps in
-                // From the partition's snapshot when there is a valid one, else from the beginning.
-                var starts: [TopicPartition: Int64] = [:]
-                for tp in tps {
-                    if let offset = restoreSnapshot(tp) {
-                        starts[tp] = offset
-                        progress.setPosition(tp, offset)
-                    } else {
-                        starts[tp] = Offset.beginning
-                    }
-                }
-                return starts
-            }))
+            startOffsets: { [self] tps in progress.startOffsets(tps, restore: restoreSnapshot) }))
         var lastSnapshot = clock()
         while !Task.isCancelled {
             if settings.dataDirectory != nil, clock() - lastSnapshot >= settings.snapshotIntervalMs {

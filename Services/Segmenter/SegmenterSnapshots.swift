@@ -10,47 +10,28 @@ import SegmentCore
 /// at an offset. Restored at assignment (then only the log after the offset is read); audiences
 /// edited since are re-evaluated by the usual backfill. Corrupt or mismatched files are ignored.
 extension SegmenterApp {
-    func snapshotPath(_ tp: TopicPartition) -> String? {
-        settings.dataDirectory.map { "\($0)/segmenter-\(tp.topic)-\(tp.partition).snapshot" }
-    }
-
     /// Restores the partition's accounts; returns the offset to read from.
     func restoreSnapshot(_ tp: TopicPartition) -> Int64? {
-        guard let path = snapshotPath(tp), let data = FileManager.default.contents(atPath: path) else { return nil }
-        switch SnapshotFile.decode(Array(data), topic: tp.topic, partition: tp.partition) {
-        case .failure(let problem):
-            snapshotsRejected.inc()
-            logger.warning("ignoring snapshot; rebuilding from the log", ["partition": tp.description, "problem": problem.description])
-            return nil
-        case .success(let (offset, state)):
-            var restored: [String: AccountSegments] = [:]
-            for (account, a) in state["accounts"]?.objectValue ?? [:] {
-                guard let decoded = Self.decodeAccount(a, partition: tp.partition) else {
-                    snapshotsRejected.inc()
-                    logger.warning("ignoring snapshot with an unreadable account; rebuilding from the log", ["partition": tp.description, "account": account])
-                    return nil
-                }
-                restored[account] = decoded
+        guard let (offset, state) = snapshots.load(topic: tp.topic, partition: tp.partition) else { return nil }
+        var restored: [String: AccountSegments] = [:]
+        for (account, a) in state["accounts"]?.objectValue ?? [:] {
+            guard let decoded = Self.decodeAccount(a, partition: tp.partition) else {
+                snapshots.reject(topic: tp.topic, partition: tp.partition, "account \(account) is unreadable")
+                return nil
             }
-            accounts.withLock { all in for (k, v) in restored { all[k] = v } }
-            snapshotsRestored.inc()
-            logger.info("restored from snapshot", ["partition": tp.description, "offset": String(offset), "accounts": String(restored.count)])
-            return offset
+            restored[account] = decoded
         }
+        accounts.withLock { all in for (k, v) in restored { all[k] = v } }
+        snapshots.noteRestored(topic: tp.topic, partition: tp.partition, offset: offset, ["accounts": String(restored.count)])
+        return offset
     }
 
     /// Writes every assigned partition's snapshot at its current position.
     func writeSnapshots() {
-        guard settings.dataDirectory != nil else { return }
+        guard snapshots.enabled else { return }
         for (tp, offset) in progress.positions where offset > 0 {
             let copies = accounts.withLock { $0.filter { $0.value.partition == tp.partition } }
-            let state: JSONValue = ["accounts": .object(copies.mapValues(Self.encodeAccount))]
-            do {
-                try SnapshotFile.write(SnapshotFile.encode(topic: tp.topic, partition: tp.partition, offset: offset, state: state), to: snapshotPath(tp)!)
-                snapshotsWritten.inc()
-            } catch {
-                logger.warning("snapshot not written", ["partition": tp.description, "error": "\(error)"])
-            }
+            snapshots.save(topic: tp.topic, partition: tp.partition, offset: offset, state: ["accounts": .object(copies.mapValues(Self.encodeAccount))])
         }
     }
 

@@ -43,6 +43,21 @@ public final class RebuildProgress: Sendable {
         state.withLock { $0.position[tp] = offset }
     }
 
+    /// Where newly assigned partitions start: a restored snapshot's offset (which also becomes
+    /// the processing position), else the beginning of the partition.
+    public func startOffsets(_ tps: [TopicPartition], restore: (TopicPartition) -> Int64?) -> [TopicPartition: Int64] {
+        var starts: [TopicPartition: Int64] = [:]
+        for tp in tps {
+            if let offset = restore(tp) {
+                starts[tp] = offset
+                setPosition(tp, offset)
+            } else {
+                starts[tp] = Offset.beginning
+            }
+        }
+        return starts
+    }
+
     /// Fetches the committed offsets of partitions that do not have one yet (none → 0).
     public func learnCommitted(from consumer: any LogConsumer) async {
         let unknown = state.withLock { s in s.assigned.filter { s.committed[$0] == nil } }

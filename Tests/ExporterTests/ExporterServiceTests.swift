@@ -415,7 +415,7 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         let again = try await ExporterHarness(log: h.log)
         again.start(dataDirectory: dir)
         try await eventually { again.app.readiness == .ready }
-        #expect(again.app.snapshotsRestored.current == 4)
+        #expect(again.app.snapshots.restored.current == 4)
         try await again.send([membershipRecord("p1", [], ["-vip"], version: 2), membershipRecord("p13", ["vip"], ["+vip"])])
         try await eventually { receiver.ackedEvents("s").count >= 14 }
         try await Task.sleep(for: .milliseconds(200))
@@ -431,7 +431,7 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         third.start(dataDirectory: dir)
         defer { Task { await third.stop() } }
         try await eventually { third.app.readiness == .ready }
-        #expect(third.app.snapshotsRejected.current == 1 && third.app.snapshotsRestored.current == 3)
+        #expect(third.app.snapshots.rejected.current == 1 && third.app.snapshots.restored.current == 3)
         try await third.send([membershipRecord("p14", ["vip"], ["+vip"])])
         try await eventually { receiver.ackedEvents("s").count >= 15 }
         try await Task.sleep(for: .milliseconds(200))

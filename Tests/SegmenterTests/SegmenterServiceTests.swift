@@ -166,7 +166,7 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
 
         // Restored: nothing re-announced; sizes are right before any new record arrives.
         try await run { app in
-            #expect(app.snapshotsRestored.current == UInt64(files.count))
+            #expect(app.snapshots.restored.current == UInt64(files.count))
             #expect(memberships(log).count == published)
             let sizes = await app.router.handle(HTTPRequest(method: "GET", target: "/api/segment/sizes?aid=acme", headers: HTTPHeaders([("Authorization", segToken)])))
             let data = try JSONParser().parse(sizes.body)["data"]
@@ -184,7 +184,7 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         try Data("{\"v\":1,\"trunc".utf8).write(to: URL(fileURLWithPath: dir + "/" + files[0]))
         let before = memberships(log).count
         try await run { app in
-            #expect(app.snapshotsRejected.current == 1)
+            #expect(app.snapshots.rejected.current == 1)
             #expect(memberships(log).count == before)
         }
     }

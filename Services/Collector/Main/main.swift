@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Log
 import Model
+import Pipeline
 import Runtime
 
 let usage = """
@@ -42,23 +43,8 @@ if common.adminToken == nil {
     FileHandle.standardError.write(Data("cdp-collector: warning: CDP_ADMIN_TOKEN is not set; only API keys made earlier can be used\n".utf8))
 }
 
-let logger = Logger(label: "collector", level: common.logLevel).with(["instance": common.instanceID])
-let metrics = MetricsRegistry()
-let app: CollectorApp
-do {
-    app = try CollectorApp(client: KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])),
-                           settings: settings, logger: logger, metrics: metrics)
-} catch {
-    logger.error("cannot start", ["error": "\(error)"])
-    exit(ExitCode.config)
-}
 var options = HTTPServerOptions()
 options.limits.maxBodyBytes = maxBody
-let server = HTTPServer(address: common.httpAddress, router: app.router, options: options, logger: logger.with(["component": "http"]), metrics: metrics)
-logger.info("starting", ["brokers": common.brokers, "http": common.httpAddress.description, "topics": settings.topics.prefix])
-do {
-    try await ServiceGroup(services: app.services + [server], logger: logger).run()
-} catch {
-    logger.error("stopped with an error", ["error": "\(error)"])
-    exit(1)
+await runDaemon(label: "collector", common: common, httpOptions: options) { client, logger, metrics in
+    try CollectorApp(client: client, settings: settings, logger: logger, metrics: metrics)
 }

@@ -4,6 +4,7 @@ import Foundation
 import HTTP
 import Log
 import Model
+import Pipeline
 import Runtime
 
 let usage = """
@@ -44,19 +45,6 @@ do {
 } catch {
     exitWithConfigError(error, program: "cdp-exporter")
 }
-let logger = Logger(label: "exporter", level: common.logLevel).with(["instance": common.instanceID])
-let metrics = MetricsRegistry()
-let app: ExporterApp
-do {
-    app = try ExporterApp(client: KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])), settings: settings, logger: logger, metrics: metrics)
-} catch {
-    logger.error("cannot start", ["error": "\(error)"])
-    exit(ExitCode.config)
-}
-let server = HTTPServer(address: common.httpAddress, router: app.router, logger: logger.with(["component": "http"]), metrics: metrics)
-do {
-    try await ServiceGroup(services: app.services + [server], logger: logger).run()
-} catch {
-    logger.error("stopped with an error", ["error": "\(error)"])
-    exit(1)
+await runDaemon(label: "exporter", common: common) { client, logger, metrics in
+    try ExporterApp(client: client, settings: settings, logger: logger, metrics: metrics)
 }

@@ -3,6 +3,7 @@ import HTTP
 import Log
 import Model
 import Resolver
+import Pipeline
 import Runtime
 
 let usage = """
@@ -36,20 +37,6 @@ do {
 } catch {
     exitWithConfigError(error, program: "cdp-resolver")
 }
-let logger = Logger(label: "resolver", level: common.logLevel).with(["instance": common.instanceID])
-let metrics = MetricsRegistry()
-let app: ResolverApp
-do {
-    app = try ResolverApp(client: KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])), settings: settings, logger: logger, metrics: metrics)
-} catch {
-    logger.error("cannot start", ["error": "\(error)"])
-    exit(ExitCode.config)
-}
-let server = HTTPServer(address: common.httpAddress, router: app.router, logger: logger.with(["component": "http"]), metrics: metrics)
-logger.info("starting", ["brokers": common.brokers, "http": common.httpAddress.description])
-do {
-    try await ServiceGroup(services: app.services + [server], logger: logger).run()
-} catch {
-    logger.error("stopped with an error", ["error": "\(error)"])
-    exit(1)
+await runDaemon(label: "resolver", common: common) { client, logger, metrics in
+    try ResolverApp(client: client, settings: settings, logger: logger, metrics: metrics)
 }

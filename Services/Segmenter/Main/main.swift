@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import Log
 import Model
+import Pipeline
 import Runtime
 import Segmenter
 
@@ -35,19 +36,6 @@ do {
 } catch {
     exitWithConfigError(error, program: "cdp-segmenter")
 }
-let logger = Logger(label: "segmenter", level: common.logLevel).with(["instance": common.instanceID])
-let metrics = MetricsRegistry()
-let app: SegmenterApp
-do {
-    app = try SegmenterApp(client: KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])), settings: settings, logger: logger, metrics: metrics)
-} catch {
-    logger.error("cannot start", ["error": "\(error)"])
-    exit(ExitCode.config)
-}
-let server = HTTPServer(address: common.httpAddress, router: app.router, logger: logger.with(["component": "http"]), metrics: metrics)
-do {
-    try await ServiceGroup(services: app.services + [server], logger: logger).run()
-} catch {
-    logger.error("stopped with an error", ["error": "\(error)"])
-    exit(1)
+await runDaemon(label: "segmenter", common: common) { client, logger, metrics in
+    try SegmenterApp(client: client, settings: settings, logger: logger, metrics: metrics)
 }
