@@ -99,7 +99,7 @@ func profileID(_ r: Resolution) -> String? {
         #expect(g.profile(for: Identifier("_uid", "3")) != nil)
     }
 
-    @Test(arguments: ["", "null", "NULL", "undefined", "anonymous", "-1", "0000", "----", "00:00:00:00"])
+    @Test(arguments: ["", "null", "NULL", "undefined", "anonymous", "-1", "0000", "----", "00:00:00:00", " null ", "\tNone", "\u{00A0}undefined\u{00A0}", "  "])
     func blockedValues_identifyNobody(value: String) {
         var g = IdentityGraph(account: "acme", schema: webSchema)
         #expect(g.apply(event([("email", value)], t: 1)).outcome == .noIdentifier)

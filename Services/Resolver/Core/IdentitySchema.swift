@@ -30,12 +30,18 @@ public struct IdentityKey: Sendable, Equatable {
     }
 
     /// Blocked values never identify anyone: the list, plus all-zero / all-dash strings.
+    /// (Called for every identifier of every event: the common case — no padding, longer than any
+    /// blocked word — does no allocation.)
     public func isBlocked(_ value: String) -> Bool {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if blocked.contains(trimmed.lowercased()) { return true }
-        if trimmed.allSatisfy({ $0 == "0" || $0 == "-" || $0 == "." || $0 == ":" }) { return true }
-        return false
+        let utf8 = value.utf8
+        let padded = utf8.first.map(Self.isSpace) == true || utf8.last.map(Self.isSpace) == true
+        let trimmed = padded ? value.trimmingCharacters(in: .whitespaces) : value
+        if trimmed.utf8.count <= blocked.reduce(0, { max($0, $1.utf8.count) }), blocked.contains(trimmed.lowercased()) { return true }
+        return trimmed.utf8.allSatisfy { $0 == 0x30 || $0 == 0x2D || $0 == 0x2E || $0 == 0x3A }
     }
+
+    /// ASCII space or tab, or any non-ASCII byte (maybe a Unicode space: the slow path decides).
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b >= 0x80 }
 }
 
 /// A profile field: its kind and merge operator (LQL names).
