@@ -6,9 +6,12 @@ import Runtime
 public struct AccountSchema: Sendable {
     public var identity: IdentitySchema
     /// Stream → its SELECT mappings.
-    public var mappings: [String: [SelectStatement]]
+    public private(set) var mappings: [String: [SelectStatement]]
     /// The LQL text the mappings came from.
     public var mappingText: String
+    /// The mappings compiled (parallel to `mappings`; nil where a statement does not compile,
+    /// which then runs in the interpreter).
+    public private(set) var programs: [String: [QLSelectProgram?]] = [:]
 
     /// Identity fields recognised by name in streams without a mapping.
     public static let defaultIdentityFields = ["user_id", "email", "_uid"]
@@ -44,6 +47,7 @@ public struct AccountSchema: Sendable {
             mappings[s.from, default: []].append(s)
         }
         self.mappings = mappings
+        programs = mappings.mapValues { statements in statements.map { try? QLSelectProgram($0) } }
         // Fields declared in mappings (KIND/MERGEOP) join the schema's field list.
         for statement in mappings.values.flatMap({ $0 }) {
             for column in statement.columns where self.identity.fields[column.name] == nil && identity.key(column.name) == nil {
@@ -129,8 +133,15 @@ public enum EventMapper {
         var values: [String: QLValue] = [:]
         if let statements = schema.mappings[event.stream] {
             var anyRow = false
-            for statement in statements {
-                guard let row = QLEvaluator.select(statement, context) else { continue }
+            let compiled = schema.programs[event.stream]
+            for (i, statement) in statements.enumerated() {
+                let selected: [String: QLValue]?
+                if let program = compiled?[i] ?? nil {
+                    selected = program.row(context.fields, nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
+                } else {
+                    selected = QLEvaluator.select(statement, context)
+                }
+                guard let row = selected else { continue }
                 anyRow = true
                 for (name, value) in row {
                     if schema.identity.key(name) != nil {

@@ -1,0 +1,36 @@
+/// A SELECT (a stream mapping) compiled once into closures over field slots, as `QLProgram` does
+/// for filters: the resolver maps every event through it. Semantics are those of
+/// `QLEvaluator.select` — the same compiled nodes, the same operator and builtin functions.
+public struct QLSelectProgram: Sendable {
+    public let slots: [String]
+    let filter: QLProgram.Node?
+    let columns: [(name: String, guarded: QLProgram.Node?, expr: QLProgram.Node)]
+
+    /// Compiles `statement`; INCLUDEs are not allowed in mappings (they throw, and the caller
+    /// evaluates the statement with the interpreter instead).
+    public init(_ statement: SelectStatement) throws(QLProgram.CompileError) {
+        var builder = QLProgram.Builder(includes: { _ in nil })
+        if let f = statement.filter { filter = try builder.compile(f) } else { filter = nil }
+        var compiled: [(name: String, guarded: QLProgram.Node?, expr: QLProgram.Node)] = []
+        for column in statement.columns {
+            var guarded: QLProgram.Node?
+            if let g = column.guardExpr { guarded = try builder.compile(g) }
+            compiled.append((column.name, guarded, try builder.compile(column.expr)))
+        }
+        columns = compiled
+        slots = builder.slots
+    }
+
+    /// The row for one record (nil when the WHERE does not hold), like `QLEvaluator.select`.
+    public func row(_ fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
+        let frame = QLProgram.Frame(values: slots.map { fields[$0] }, nowMs: nowMs, messageTimeMs: messageTimeMs)
+        if let filter, filter(frame) != .bool(true) { return nil }
+        var row: [String: QLValue] = [:]
+        row.reserveCapacity(columns.count)
+        for column in columns {
+            if let g = column.guarded, g(frame) != .bool(true) { continue }
+            if let v = column.expr(frame) { row[column.name] = v }
+        }
+        return row
+    }
+}
