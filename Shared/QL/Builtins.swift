@@ -321,19 +321,39 @@ enum WebFunctions {
 
     /// (host, path, query) split by hand — the hot builtins (host, path) avoid URLComponents.
     static func split(_ text: String) -> (host: String, path: String, query: String)? {
+        // Byte scans (every delimiter is ASCII, so byte positions are character boundaries):
+        // this runs for every page view of the default web mapping.
         var rest = Substring(text)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] } else if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
-        let hostEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        if let scheme = Self.firstSchemeSeparator(rest) {
+            rest = rest[scheme...]
+        } else if rest.utf8.starts(with: [0x2F, 0x2F]) {
+            rest = rest.dropFirst(2)
+        }
+        let hostEnd = rest.utf8.firstIndex { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 } ?? rest.endIndex
         var host = rest[..<hostEnd]
-        if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
-        if let colon = host.lastIndex(of: ":"), !host.contains("]") { host = host[..<colon] }
+        if let at = host.utf8.lastIndex(of: 0x40) { host = host[host.utf8.index(after: at)...] }
+        if let colon = host.utf8.lastIndex(of: 0x3A), !host.utf8.contains(0x5D) { host = host[..<colon] }
         var tail = rest[hostEnd...]
-        if let hash = tail.firstIndex(of: "#") { tail = tail[..<hash] }
-        let queryStart = tail.firstIndex(of: "?")
+        if let hash = tail.utf8.firstIndex(of: 0x23) { tail = tail[..<hash] }
+        let queryStart = tail.utf8.firstIndex(of: 0x3F)
         let path = queryStart.map { tail[..<$0] } ?? tail
-        let query = queryStart.map { tail[tail.index(after: $0)...] } ?? ""
+        let query = queryStart.map { tail[tail.utf8.index(after: $0)...] } ?? ""
         guard !host.isEmpty || !path.isEmpty else { return nil }
         return (String(host), path.isEmpty ? "/" : String(path), String(query))
+    }
+
+    /// The index just after the first "://", if any.
+    static func firstSchemeSeparator(_ s: Substring) -> String.Index? {
+        let u = s.utf8
+        var i = u.startIndex
+        while let colon = u[i...].firstIndex(of: 0x3A) {
+            let a = u.index(after: colon)
+            guard a < u.endIndex else { return nil }
+            let b = u.index(after: a)
+            if u[a] == 0x2F, b < u.endIndex, u[b] == 0x2F { return u.index(after: b) }
+            i = a
+        }
+        return nil
     }
 
     static func query(_ url: String, _ key: String) -> String? {

@@ -84,3 +84,25 @@ import Testing
         #expect(!p.matches(p.record(["score": .int(95)]), nowMs: 0))
     }
 }
+
+@Suite struct URLSplitTests {
+    static let cases: [(String, String?, String?, String?)] = [
+        ("https://shop.example/pricing?a=1#top", "shop.example", "/pricing", "a=1"),
+        ("http://user:pw@host.com:8080/a/b", "host.com", "/a/b", ""),
+        ("//cdn.example/x.js", "cdn.example", "/x.js", ""),
+        ("shop.example/p", "shop.example", "/p", ""),
+        ("/just/a/path?q", "", "/just/a/path", "q"),
+        ("https://[::1]:8080/v6", "[::1]:8080", "/v6", ""),
+        ("https://x.com", "x.com", "/", ""),
+        ("mailto:a@b.c", "b.c", "/", ""),
+        ("weird:/no/double", "weird", "/no/double", ""),
+        ("https://é.example/ü?ä=1", "é.example", "/ü", "ä=1"),
+        ("", nil, nil, nil),
+    ]
+
+    @Test(arguments: cases.indices) func splitsURLs(_ i: Int) {
+        let (url, host, path, query) = Self.cases[i]
+        let parts = WebFunctions.split(url)
+        #expect(parts?.host == host && parts?.path == path && parts?.query == query, "\(url) -> \(String(describing: parts))")
+    }
+}
