@@ -20,13 +20,21 @@ public struct QLProgram: Sendable {
         let row: Int
         public let nowMs: Int64
         public let messageTimeMs: Int64?
+        /// The whole record, for builtins that read it by prefix (`match`); empty for audience
+        /// programs, which carry only the fields they name.
+        let fields: [String: QLValue]
 
         public init(values: [QLValue?], nowMs: Int64, messageTimeMs: Int64? = nil) {
+            self.init(values: values, fields: [:], nowMs: nowMs, messageTimeMs: messageTimeMs)
+        }
+
+        init(values: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) {
             self.values = values
             self.columns = nil
             self.row = 0
             self.nowMs = nowMs
             self.messageTimeMs = messageTimeMs
+            self.fields = fields
         }
 
         init(columns: [[QLValue?]], row: Int, nowMs: Int64) {
@@ -35,6 +43,7 @@ public struct QLProgram: Sendable {
             self.row = row
             self.nowMs = nowMs
             self.messageTimeMs = nil
+            self.fields = [:]
         }
 
         @inline(__always)
@@ -147,7 +156,7 @@ public struct QLProgram: Sendable {
                 let nodes = try args.map { x throws(CompileError) in try compile(x) }
                 return { f in
                     let values = nodes.map { $0(f) }
-                    return builtin.call(values, QLContext(fields: [:], messageTimeMs: f.messageTimeMs, nowMs: f.nowMs))
+                    return builtin.call(values, QLContext(fields: f.fields, messageTimeMs: f.messageTimeMs, nowMs: f.nowMs))
                 }
             case .not(let inner):
                 if case .include(let name) = inner {

@@ -23,7 +23,7 @@ public struct QLSelectProgram: Sendable {
 
     /// The row for one record (nil when the WHERE does not hold), like `QLEvaluator.select`.
     public func row(_ fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
-        let frame = QLProgram.Frame(values: slots.map { fields[$0] }, nowMs: nowMs, messageTimeMs: messageTimeMs)
+        let frame = QLProgram.Frame(values: slots.map { fields[$0] }, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
         if let filter, filter(frame) != .bool(true) { return nil }
         var row: [String: QLValue] = [:]
         row.reserveCapacity(columns.count)

@@ -90,7 +90,7 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
     static let customMapping = """
     SELECT email(email) AS email, user_id, toint(amount) AS first_order IF event == "order" KIND int MERGEOP oldest,
            set(path(url)) AS pages, count(event) AS events, valuect(hourofweek()) AS hourly,
-           map(event, now()) AS last_events, plan IF EXISTS plan, set("shop") AS channels
+           map(event, now()) AS last_events, plan IF EXISTS plan, set("shop") AS channels, match("utm_") AS utm
     FROM shop INTO user BY email WHERE NOT EXISTS _bot ALIAS shop
     """
 
@@ -124,6 +124,7 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
                         if next(5) == 0 { data["_bot"] = true }
                         if next(3) == 0 { data["_uid"] = .string("c\(next(10))") }
                         if next(3) == 0 { data["plan"] = "pro" }
+                        if next(3) == 0 { data["utm_source"] = "news"; data["utm_medium"] = .int(Int64(next(3))) }
                         let ts: Int64 = 1_795_000_000_000 + Int64(n) * 1000
                         let context = QLContext(fields: EventMapper.fields(data), messageTimeMs: ts, nowMs: ts)
                         #expect(program.row(context.fields, nowMs: ts, messageTimeMs: ts) == QLEvaluator.select(statement, context), "\(data)")
