@@ -7,7 +7,7 @@ import Pipeline
 import Runtime
 
 /// Settings of the exporter beyond the shared daemon settings.
-public struct ExporterSettings: Sendable {
+public struct ExporterSettings: Sendable, ConsumerDaemonSettings {
     public var topics = PipelineTopics()
     public var adminToken: String?
     public var instanceID = "exporter"

@@ -8,7 +8,7 @@ import QL
 import Runtime
 
 /// Settings of the resolver beyond the shared daemon settings.
-public struct ResolverSettings: Sendable {
+public struct ResolverSettings: Sendable, ConsumerDaemonSettings {
     public var topics = PipelineTopics()
     public var adminToken: String?
     public var instanceID = "resolver"
@@ -16,7 +16,7 @@ public struct ResolverSettings: Sendable {
     public var sessionTimeoutMs = 10_000
     /// Local snapshots (`CDP_DATA_DIR`); nil: rebuild from the log only.
     public var dataDirectory: String?
-    public var snapshotIntervalMs = 30_000
+    public var snapshotIntervalMs: Int64 = 30_000
     public init() {}
 }
 

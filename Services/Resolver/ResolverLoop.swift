@@ -38,7 +38,7 @@ extension ResolverApp {
             await progress.learnCommitted(from: consumer)
             // Snapshots only when nothing is in flight: a restored state never covers records
             // whose output was not committed.
-            let snapshotDue = settings.dataDirectory != nil && ContinuousClock.now - lastSnapshot > .milliseconds(settings.snapshotIntervalMs)
+            let snapshotDue = settings.dataDirectory != nil && ContinuousClock.now - lastSnapshot > .milliseconds(Int(settings.snapshotIntervalMs))
             if records.isEmpty || snapshotDue, let p = pending {
                 await finish(p, consumer)
                 pending = nil

@@ -8,7 +8,7 @@ import Runtime
 import SegmentCore
 
 /// Settings of the segmenter beyond the shared daemon settings.
-public struct SegmenterSettings: Sendable {
+public struct SegmenterSettings: Sendable, ConsumerDaemonSettings {
     public var topics = PipelineTopics()
     public var adminToken: String?
     public var instanceID = "segmenter"

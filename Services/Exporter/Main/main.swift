@@ -28,17 +28,11 @@ if arguments.contains("--help") || arguments.contains("-h") {
 var reader = ConfigReader(arguments: arguments)
 let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8083", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 var settings = ExporterSettings()
-settings.topics = PipelineTopics(prefix: common.topicPrefix)
-settings.adminToken = common.adminToken
-settings.instanceID = common.instanceID
-settings.groupID = reader.string(env: "CDP_EXPORTER_GROUP", flag: "--group", default: "cdp-exporter")
-settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
+settings.readShared(from: &reader, common: common, groupEnv: "CDP_EXPORTER_GROUP", defaultGroup: "cdp-exporter")
 let base = reader.int(env: "CDP_EXPORTER_RETRY_BASE_MS", flag: "--retry-base-ms", default: 1000, range: 1...600_000)
 let longest = reader.int(env: "CDP_EXPORTER_RETRY_MAX_MS", flag: "--retry-max-ms", default: 300_000, range: 1...3_600_000)
 settings.retry = RetryPolicy(baseMs: Int64(base), maxMs: Int64(max(base, longest)))
 settings.laneQueueLimit = reader.int(env: "CDP_EXPORTER_QUEUE_LIMIT", flag: "--queue-limit", default: 100_000, range: 100...10_000_000)
-settings.dataDirectory = common.dataDirectory
-settings.snapshotIntervalMs = Int64(reader.duration(env: "CDP_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", default: .seconds(30)).components.seconds * 1000)
 settings.httpTimeoutSeconds = Double(reader.int(env: "CDP_EXPORTER_HTTP_TIMEOUT_S", flag: "--http-timeout-s", default: 30, range: 1...600))
 do {
     try reader.finish()

@@ -25,13 +25,7 @@ if arguments.contains("--help") || arguments.contains("-h") {
 var reader = ConfigReader(arguments: arguments)
 let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8081", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 var settings = ResolverSettings()
-settings.topics = PipelineTopics(prefix: common.topicPrefix)
-settings.adminToken = common.adminToken
-settings.instanceID = common.instanceID
-settings.groupID = reader.string(env: "CDP_RESOLVER_GROUP", flag: "--group", default: "cdp-resolver")
-settings.dataDirectory = common.dataDirectory
-settings.snapshotIntervalMs = Int(reader.duration(env: "CDP_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", default: .seconds(30)).components.seconds * 1000)
-settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
+settings.readShared(from: &reader, common: common, groupEnv: "CDP_RESOLVER_GROUP", defaultGroup: "cdp-resolver")
 do {
     try reader.finish()
 } catch {

@@ -24,13 +24,7 @@ if arguments.contains("--help") || arguments.contains("-h") {
 var reader = ConfigReader(arguments: arguments)
 let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8082", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 var settings = SegmenterSettings()
-settings.topics = PipelineTopics(prefix: common.topicPrefix)
-settings.adminToken = common.adminToken
-settings.instanceID = common.instanceID
-settings.groupID = reader.string(env: "CDP_SEGMENTER_GROUP", flag: "--group", default: "cdp-segmenter")
-settings.dataDirectory = common.dataDirectory
-settings.snapshotIntervalMs = Int64(reader.duration(env: "CDP_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", default: .seconds(30)).components.seconds * 1000)
-settings.sessionTimeoutMs = reader.int(env: "CDP_SESSION_TIMEOUT_MS", flag: "--session-timeout-ms", default: 10_000, range: 6000...300_000)
+settings.readShared(from: &reader, common: common, groupEnv: "CDP_SEGMENTER_GROUP", defaultGroup: "cdp-segmenter")
 do {
     try reader.finish()
 } catch {
