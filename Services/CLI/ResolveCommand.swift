@@ -43,7 +43,7 @@ enum ResolveCommand {
             }
             if o["aid"] == nil { o["aid"] = .string(account) }
             if o["stream"] == nil { o["stream"] = "web" }
-            guard let event = try? EventRecord.parse(JSONValue.object(o).serializedBytes(), fallbackID: "line-\(lineNumber)", fallbackTimestampMs: 0) else {
+            guard let event = try? EventRecord.parse(object: o, fallbackID: "line-\(lineNumber)", fallbackTimestampMs: 0) else {
                 rejected += 1
                 CLIContext.eprint("line \(lineNumber): not an event (needs stream and a data object)")
                 return
@@ -67,9 +67,12 @@ enum ResolveCommand {
             for line in lines.feed(Array(chunk)) { handle(line) }
         }
         for line in lines.finish() { handle(line) }
-        var out = ""
-        for profile in graph.profiles.values.sorted(by: { $0.id < $1.id }) { out += profile.json(account: account).serialized() + "\n" }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        var out: [UInt8] = []
+        for profile in graph.profiles.values.sorted(by: { $0.id < $1.id }) {
+            out += profile.jsonBytes(account: account)
+            out.append(0x0A)
+        }
+        FileHandle.standardOutput.write(Data(out))
         CLIContext.eprint("\(lineNumber) events: \(applied) applied, \(duplicates) duplicates, \(filtered) dropped by WHERE, \(graph.eventsWithoutIdentity) without identity, \(rejected) rejected; \(graph.profiles.count) profiles")
     }
 }

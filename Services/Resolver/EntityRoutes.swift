@@ -14,7 +14,7 @@ extension ResolverApp {
             case .failure(let f): return f.response
             case .success(let principal):
                 let field = request[parameter: "field"] ?? "", value = request[parameter: "value"] ?? ""
-                let found = state.withLock { s in s.graphs[principal.account]?.profile(for: Identifier(field, value)) }
+                let found = state.withAccount(principal.account) { s in s.graphs[principal.account]?.profile(for: Identifier(field, value)) }
                 guard let profile = found else { return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'") }
                 var json = profile.json(account: principal.account)
                 // The profile's audiences by slug (only API-accessible ones unless the key may administer the account).
@@ -47,7 +47,7 @@ extension ResolverApp {
             case .failure(let f): return f.response
             case .success(let principal):
                 let id = request[parameter: "id"] ?? ""
-                let done = state.withLock { $0.deletions[id] }
+                let done = state.withAccount(principal.account) { $0.deletions[id] }
                 guard let done, done.account == principal.account else {
                     return .json(200, message: "pending", data: ["request_id": .string(id), "status": "pending"])
                 }
@@ -60,7 +60,7 @@ extension ResolverApp {
             switch auth.authenticate(request, role: .read) {
             case .failure(let f): return f.response
             case .success(let principal):
-                let stats: JSONValue = state.withLock { s in
+                let stats: JSONValue = state.withAccount(principal.account) { s in
                     guard let g = s.graphs[principal.account] else { return ["profiles": 0, "keys": [:]] }
                     var keys: [String: JSONValue] = [:]
                     for key in g.schema.keys {
@@ -77,7 +77,7 @@ extension ResolverApp {
             switch auth.authenticate(request, role: .read) {
             case .failure(let f): return f.response
             case .success(let principal):
-                let streams = state.withLock { $0.streams[principal.account] ?? [:] }
+                let streams = state.withAccount(principal.account) { $0.streams[principal.account] ?? [:] }
                 let data = streams.keys.sorted().map { name -> JSONValue in
                     let st = streams[name]!
                     return ["stream": .string(name), "events": .int(Int64(st.events)), "last_event": .string(Timestamp.rfc3339Millis(epochMs: st.lastEventMs)),
@@ -92,7 +92,7 @@ extension ResolverApp {
             case .failure(let f): return f.response
             case .success(let principal):
                 let limit = min(20, max(1, Int(request.query("limit") ?? "20") ?? 20))
-                let recent = state.withLock { $0.streams[principal.account]?[request[parameter: "name"] ?? ""]?.recent ?? [] }
+                let recent = state.withAccount(principal.account) { $0.streams[principal.account]?[request[parameter: "name"] ?? ""]?.recent ?? [] }
                 return .json(200, data: .array(recent.suffix(min(limit, 20)).map(\.json)))
             }
         }

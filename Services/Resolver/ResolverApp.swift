@@ -17,6 +17,9 @@ public struct ResolverSettings: Sendable, ConsumerDaemonSettings {
     /// Local snapshots (`CDP_DATA_DIR`); nil: rebuild from the log only.
     public var dataDirectory: String?
     public var snapshotIntervalMs: Int64 = 30_000
+    /// Threads that resolve a batch's accounts in parallel (`CDP_RESOLVER_THREADS`; default: the
+    /// number of CPUs). Each account is resolved by one thread, in log order.
+    public var threads = min(64, max(1, ProcessInfo.processInfo.activeProcessorCount))
     public init() {}
 }
 
@@ -31,9 +34,9 @@ public final class ResolverApp: Sendable {
     let metrics: MetricsRegistry
     let auth: Authenticator
     let memberships: MembershipView
-    let state = Locked(ResolverStateData())
+    let state: ResolverState
     let schemas = Locked<[String: (version: Int64, schema: AccountSchema)]>([:])
-    let progress = RebuildProgress()
+    let progress: RebuildProgress
     /// Set once a batch's outputs could not be published: offsets stop being committed.
     let publishFailed = AtomicFlag()
     let eventsApplied: Counter
@@ -47,6 +50,9 @@ public final class ResolverApp: Sendable {
         self.settings = settings
         self.logger = logger
         self.metrics = metrics
+        progress = RebuildProgress(rebuildSeconds: metrics.gauge("resolver_rebuild_seconds", help: "Seconds from the last partition assignment until the state was rebuilt up to the committed offsets"))
+        // More shards than threads, so a batch's work can be shared out evenly.
+        state = ResolverState(shards: settings.threads == 1 ? 1 : settings.threads * 8)
         view = ConfigView(client: client, topics: settings.topics, logger: logger.with(["component": "config"]), metrics: metrics,
                           clientID: "cdp-resolver-config-\(settings.instanceID)")
         producer = try client.makeProducer(ProducerOptions(clientID: "cdp-resolver-\(settings.instanceID)", maxInFlight: 200_000, lingerMs: 5))

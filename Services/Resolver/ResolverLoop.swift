@@ -20,7 +20,7 @@ extension ResolverApp {
             onRevoke: { [self] tps in
                 progress.revoke(tps)
                 let revoked = Set(tps.map(\.partition))
-                state.withLock { s in
+                state.forEachShard { s in
                     for (account, partition) in s.accountPartition where revoked.contains(partition) {
                         s.graphs[account] = nil
                         s.accountPartition[account] = nil
@@ -30,18 +30,18 @@ extension ResolverApp {
             },
             startOffsets: { [self] tps in progress.startOffsets(tps, restore: restoreSnapshot) }))
         var lastSnapshot = ContinuousClock.now
-        // One batch's outputs are acknowledged while the next batch is processed; its offsets
-        // are committed only once every output is acknowledged.
-        var pending: PendingBatch?
+        // Processed batches whose outputs are on their way (oldest first): the next batches are
+        // processed meanwhile; offsets are committed in order once a batch is acknowledged.
+        var inFlight: [PendingBatch] = []
         while !Task.isCancelled {
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
             await progress.learnCommitted(from: consumer)
             // Snapshots only when nothing is in flight: a restored state never covers records
             // whose output was not committed.
             let snapshotDue = settings.dataDirectory != nil && ContinuousClock.now - lastSnapshot > .milliseconds(Int(settings.snapshotIntervalMs))
-            if records.isEmpty || snapshotDue, let p = pending {
-                await finish(p, consumer)
-                pending = nil
+            if records.isEmpty || snapshotDue {
+                for p in inFlight { await finish(p, consumer) }
+                inFlight = []
             }
             if snapshotDue {
                 lastSnapshot = ContinuousClock.now
@@ -49,14 +49,19 @@ extension ResolverApp {
             }
             if records.isEmpty { continue }
             let outputs = process(records)
-            if let p = pending { await finish(p, consumer) }
+            // Handed to the producer here, in batch order; acknowledgements are awaited later.
+            let sent = producer.enqueue(outputs.records)
             let out = outputs.records
-            pending = PendingBatch(published: Task { [self] in await publish(out) }, commits: outputs.commits)
+            inFlight.append(PendingBatch(published: Task { [self] in await publish(out, first: sent) }, commits: outputs.commits))
+            while inFlight.count > Self.batchesInFlight { await finish(inFlight.removeFirst(), consumer) }
         }
-        if let p = pending { await finish(p, consumer) }
+        for p in inFlight { await finish(p, consumer) }
         writeSnapshots()
         await consumer.close()
     }
+
+    /// Batches processed ahead of their acknowledgements.
+    static let batchesInFlight = 4
 
     /// A processed batch whose outputs are on their way to the broker.
     struct PendingBatch {
@@ -85,12 +90,14 @@ extension ResolverApp {
     /// Publishes records, re-sending the ones that failed (the idempotent producer keeps that
     /// duplicate-free) for up to 30 s; false if some never went through (then the offsets are not
     /// committed and a restart produces them again — versions make that harmless).
-    func publish(_ records: [ProducerRecord]) async -> Bool {
+    func publish(_ records: [ProducerRecord], first: PendingSends) async -> Bool {
         var left = records
         var delayMs = 100
         let deadline = ContinuousClock.now + .seconds(30)
+        var pending: PendingSends? = first
         while !left.isEmpty {
-            let results = await producer.send(left)
+            let results = if let p = pending { await p.results() } else { await producer.send(left) }
+            pending = nil
             let sent = left.count
             left = zip(left, results).compactMap { record, result in if case .failure = result { record } else { nil } }
             profilesPublished.inc(UInt64(sent - left.count))
@@ -111,9 +118,55 @@ extension ResolverApp {
         var commits: [TopicPartition: Int64] = [:]
     }
 
-    /// Applies records in order; returns what to publish and commit (only for live records).
+    /// Applies a batch; returns what to publish and commit (only for live records). Records are
+    /// parsed in parallel, then each shard's accounts are resolved by one thread, in log order.
     func process(_ records: [ConsumerRecord]) -> Outputs {
         var out = Outputs()
+        let live = progress.liveness(records)
+        let parsed = ParallelWork.map(count: records.count, threads: settings.threads) { i -> Result<EventRecord, EventRecord.ParseError> in
+            let record = records[i]
+            return Result { () throws(EventRecord.ParseError) in
+                try EventRecord.parse(record.value ?? [], fallbackID: "\(record.topic)-\(record.partition)-\(record.offset)",
+                                      fallbackTimestampMs: record.timestampMs)
+            }
+        }
+        var groups = [[Int]](repeating: [], count: state.shardCount)
+        for i in records.indices {
+            if live[i] { out.commits[records[i].topicPartition] = records[i].offset + 1 }
+            switch parsed[i] {
+            case .success(let event): groups[state.shardIndex(event.account)].append(i)
+            case .failure(let error): if live[i] { out.records.append(deadLetter(records[i], reason: "\(error)")) }
+            }
+        }
+        let plan = Self.share(groups.map(\.count), threads: settings.threads)
+        let shardOutputs = ParallelWork.run(parts: plan.count) { part in
+            var out: [ProducerRecord] = []
+            for shard in plan[part] {
+                out += resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) })
+            }
+            return out
+        }
+        for records in shardOutputs { out.records += records }
+        progress.advance(pastAll: records)
+        return out
+    }
+
+    /// Shards shared out among threads so that each gets about as many events (largest first,
+    /// each to the least loaded thread); shard indices per thread.
+    static func share(_ sizes: [Int], threads: Int) -> [[Int]] {
+        var parts = [[Int]](repeating: [], count: max(1, min(threads, sizes.count)))
+        var load = [Int](repeating: 0, count: parts.count)
+        for shard in sizes.indices.sorted(by: { (sizes[$0], $1) > (sizes[$1], $0) }) where sizes[shard] > 0 {
+            let least = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            parts[least].append(shard)
+            load[least] += sizes[shard]
+        }
+        return parts
+    }
+
+    /// Resolves one shard's events in log order; returns what to publish.
+    func resolve(_ items: [(record: ConsumerRecord, live: Bool, parsed: Result<EventRecord, EventRecord.ParseError>)]) -> [ProducerRecord] {
+        var out: [ProducerRecord] = []
         var schemas: [String: AccountSchema] = [:]
         var latest: [String: [UInt8]] = [:] // the last output per key in this batch
         var latestProfiles: [String: (account: String, profile: Profile)] = [:]
@@ -128,18 +181,8 @@ extension ResolverApp {
             latest[key] = nil
             latestProfiles[key] = (account, profile)
         }
-        for record in records {
-            let tp = record.topicPartition
-            let live = progress.advance(past: record)
-            if live { out.commits[tp] = record.offset + 1 }
-            let event: EventRecord
-            do throws(EventRecord.ParseError) {
-                event = try EventRecord.parse(record.value ?? [], fallbackID: "\(record.topic)-\(record.partition)-\(record.offset)",
-                                              fallbackTimestampMs: record.timestampMs)
-            } catch {
-                if live { deadLetter(record, reason: "\(error)", into: &out) }
-                continue
-            }
+        for (record, live, parsed) in items {
+            guard case .success(let event) = parsed else { continue }
             let account = event.account
             if event.stream == Self.commandStream {
                 handleCommand(event, live: live, emit: emit)
@@ -151,19 +194,19 @@ extension ResolverApp {
             switch EventMapper.map(event, schema: schema) {
             case .success(let m): mapped = m
             case .failure(.filtered):
-                state.withLock { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }
+                state.withAccount(account) { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }
                 continue
             case .failure(let e):
-                if live { deadLetter(record, reason: "\(e)", into: &out) }
+                if live { out.append(deadLetter(record, reason: "\(e)")) }
                 continue
             }
-            let (resolution, profiles) = state.withLock { s -> (Resolution, [Profile]) in
+            let (resolution, profiles) = state.withAccount(account) { s -> (Resolution, [Profile]) in
                 s.accountPartition[account] = record.partition
                 // Mutated in place: copying the graph out of the dictionary would copy its tables.
                 if s.graphs[account] == nil { s.graphs[account] = IdentityGraph(account: account, schema: schema.identity) }
                 if s.graphs[account]!.schema != schema.identity { s.graphs[account]!.schema = schema.identity }
                 let r = s.graphs[account]!.apply(mapped)
-                let changed = r.changed.compactMap { s.graphs[account]!.profiles[$0] }
+                let changed = live ? r.changed.compactMap { s.graphs[account]!.profiles[$0] } : []
                 s.streams[account, default: [:]][event.stream, default: StreamStats()].note(event, withoutIdentity: r.outcome == .noIdentifier)
                 return (r, changed)
             }
@@ -181,8 +224,8 @@ extension ResolverApp {
         }
         // Within a batch only the newest state of each profile is published (versions only grow).
         for key in order {
-            let value = latest[key] ?? latestProfiles[key].map { $0.profile.json(account: $0.account).serializedBytes() } ?? []
-            out.records.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: value))
+            let value = latest[key] ?? latestProfiles[key].map { $0.profile.jsonBytes(account: $0.account) } ?? []
+            out.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: value))
         }
         return out
     }
@@ -198,7 +241,7 @@ extension ResolverApp {
             logger.warning("unknown command on cdp.events ignored", ["id": event.id])
             return
         }
-        let deleted = state.withLock { s -> (id: String, version: Int64)? in
+        let deleted = state.withAccount(event.account) { s -> (id: String, version: Int64)? in
             let result = s.graphs[event.account]?.delete(holding: Identifier(field, value))
             s.deletions[requestID] = (event.account, event.timestampMs, result?.id)
             return result
@@ -211,13 +254,16 @@ extension ResolverApp {
         logger.info("deletion request applied", ["request": requestID, "profile": deleted?.id ?? "none"])
     }
 
-    func deadLetter(_ record: ConsumerRecord, reason: String, into out: inout Outputs) {
+    /// The cdp.deadletter record for an event that cannot be used (counted per stream when the
+    /// account and stream can be read).
+    func deadLetter(_ record: ConsumerRecord, reason: String) -> ProducerRecord {
         deadLettered.inc()
         let value: JSONValue = ["v": 1, "source": ["topic": .string(record.topic), "partition": .int(Int64(record.partition)), "offset": .int(record.offset)],
                                 "reason": .string(reason), "original": .string(record.valueString ?? "")]
-        out.records.append(ProducerRecord(topic: settings.topics.deadletter, key: record.key, value: value.serializedBytes()))
-        if let aid = (try? JSONParser().parse(record.value ?? []))?["aid"]?.stringValue, let stream = (try? JSONParser().parse(record.value ?? []))?["stream"]?.stringValue {
-            state.withLock { $0.streams[aid, default: [:]][stream, default: StreamStats()].deadLettered += 1 }
+        let original = try? JSONParser().parse(record.value ?? [])
+        if let aid = original?["aid"]?.stringValue, let stream = original?["stream"]?.stringValue {
+            state.withAccount(aid) { $0.streams[aid, default: [:]][stream, default: StreamStats()].deadLettered += 1 }
         }
+        return ProducerRecord(topic: settings.topics.deadletter, key: record.key, value: value.serializedBytes())
     }
 }

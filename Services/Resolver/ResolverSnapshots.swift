@@ -26,8 +26,8 @@ extension ResolverApp {
     }
 
     private func state_restore(_ graphs: [String: IdentityGraph], partition: Int32) {
-        state.withLock { s in
-            for (account, g) in graphs {
+        for (account, g) in graphs {
+            state.withAccount(account) { s in
                 s.graphs[account] = g
                 s.accountPartition[account] = partition
             }
@@ -38,12 +38,11 @@ extension ResolverApp {
     func writeSnapshots() {
         guard snapshots.enabled else { return }
         for (tp, offset) in progress.positions where offset > 0 {
-            let accounts: [String: JSONValue] = state.withLock { s in
-                var out: [String: JSONValue] = [:]
+            var accounts: [String: JSONValue] = [:]
+            state.forEachShard { s in
                 for (account, partition) in s.accountPartition where partition == tp.partition {
-                    if let g = s.graphs[account] { out[account] = g.snapshot() }
+                    if let g = s.graphs[account] { accounts[account] = g.snapshot() }
                 }
-                return out
             }
             snapshots.save(topic: tp.topic, partition: tp.partition, offset: offset, state: ["accounts": .object(accounts)])
         }

@@ -55,7 +55,7 @@ public final class SegmenterApp: Sendable {
     /// The clock for relative dates (injected so tests can move time).
     let clock: @Sendable () -> Int64
     let accounts = Locked<[String: AccountSegments]>([:])
-    let progress = RebuildProgress()
+    let progress: RebuildProgress
     let transitionsPublished: Counter
     /// What cdp.memberships said each profile belonged to when this instance started
     /// (`<aid>/<profile>` → audience ids); reconciled once the rebuild has caught up.
@@ -72,6 +72,7 @@ public final class SegmenterApp: Sendable {
         self.settings = settings
         self.logger = logger
         self.metrics = metrics
+        progress = RebuildProgress(rebuildSeconds: metrics.gauge("segmenter_rebuild_seconds", help: "Seconds from the last partition assignment until the state was rebuilt up to the committed offsets"))
         self.clock = clock
         view = ConfigView(client: client, topics: settings.topics, logger: logger.with(["component": "config"]), metrics: metrics,
                           clientID: "cdp-segmenter-config-\(settings.instanceID)")

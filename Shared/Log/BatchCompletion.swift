@@ -13,8 +13,14 @@ final class BatchCompletion: Sendable {
         state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, continuation: nil))
     }
 
+    /// Sets who waits; resumed at once when every result is already in.
     func setContinuation(_ continuation: CheckedContinuation<[Result<RecordMetadata, LogError>], Never>) {
-        state.withLock { $0.continuation = continuation }
+        let results: [Result<RecordMetadata, LogError>]? = state.withLock { s in
+            if s.remaining == 0 { return s.results.map { $0! } }
+            s.continuation = continuation
+            return nil
+        }
+        if let results { continuation.resume(returning: results) }
     }
 
     func complete(_ index: Int, _ result: Result<RecordMetadata, LogError>) {

@@ -121,6 +121,39 @@ extension LogProducer {
     }
 }
 
+/// Records handed to the producer at once (so batches reach it in the order they were made),
+/// whose acknowledgements are awaited later.
+public final class PendingSends: Sendable {
+    let batch: BatchCompletion
+    let count: Int
+    init(batch: BatchCompletion, count: Int) {
+        self.batch = batch
+        self.count = count
+    }
+
+    /// One result per record, in order, once all are in.
+    public func results() async -> [Result<RecordMetadata, LogError>] {
+        if count == 0 { return [] }
+        return await withCheckedContinuation { batch.setContinuation($0) }
+    }
+}
+
+extension LogProducer {
+    /// Queues every record now; the acknowledgements are awaited through the result. Records
+    /// that do not fit in the in-flight queue fail with `.queueFull`.
+    public func enqueue(_ records: [ProducerRecord]) -> PendingSends {
+        let batch = BatchCompletion(count: records.count)
+        for (index, record) in records.enumerated() {
+            do throws(LogError) {
+                try send(record) { batch.complete(index, $0) }
+            } catch {
+                batch.complete(index, .failure(error))
+            }
+        }
+        return PendingSends(batch: batch, count: records.count)
+    }
+}
+
 /// A completion for records of one topic, shared by many sends.
 public final class DeliveryTracker: Sendable {
     public let topic: String

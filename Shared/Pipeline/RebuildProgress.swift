@@ -13,16 +13,35 @@ public final class RebuildProgress: Sendable {
         /// The next offset to process per partition.
         var position: [TopicPartition: Int64] = [:]
         var everAssigned = false
+        /// When the current rebuild began (the last assignment), until it is caught up.
+        var rebuildStarted: ContinuousClock.Instant?
     }
 
     private let state = Locked(State())
+    private let rebuildSeconds: Gauge?
 
-    public init() {}
+    /// `rebuildSeconds`, when given, is set to the time from each assignment until every
+    /// assigned partition is caught up (the rebuild proper, without the group join before it).
+    public init(rebuildSeconds: Gauge? = nil) {
+        self.rebuildSeconds = rebuildSeconds
+    }
+
+    /// Ends the rebuild's clock once every assigned partition reached its committed offset.
+    private func noteIfCaughtUp(_ s: inout State) {
+        guard let started = s.rebuildStarted else { return }
+        for tp in s.assigned {
+            guard let committed = s.committed[tp], (s.position[tp] ?? 0) >= committed else { return }
+        }
+        s.rebuildStarted = nil
+        let elapsed = ContinuousClock.now - started
+        rebuildSeconds?.set(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
 
     /// Partitions handed to this consumer (positions restart at `start`, default 0).
     public func assign(_ tps: [TopicPartition]) {
         state.withLock { s in
             s.everAssigned = true
+            s.rebuildStarted = ContinuousClock.now
             s.assigned.formUnion(tps)
             for tp in tps {
                 s.position[tp] = 0
@@ -40,7 +59,10 @@ public final class RebuildProgress: Sendable {
 
     /// Sets where processing of a partition resumes (a restored snapshot's offset).
     public func setPosition(_ tp: TopicPartition, _ offset: Int64) {
-        state.withLock { $0.position[tp] = offset }
+        state.withLock { s in
+            s.position[tp] = offset
+            noteIfCaughtUp(&s)
+        }
     }
 
     /// Where newly assigned partitions start: a restored snapshot's offset (which also becomes
@@ -63,7 +85,10 @@ public final class RebuildProgress: Sendable {
         let unknown = state.withLock { s in s.assigned.filter { s.committed[$0] == nil } }
         guard !unknown.isEmpty else { return }
         let committed = (try? await consumer.committed(Array(unknown))) ?? [:]
-        state.withLock { s in for tp in unknown { s.committed[tp] = committed[tp] ?? 0 } }
+        state.withLock { s in
+            for tp in unknown { s.committed[tp] = committed[tp] ?? 0 }
+            noteIfCaughtUp(&s)
+        }
     }
 
     /// Records that `record` has been processed; returns whether it is live.
@@ -71,7 +96,22 @@ public final class RebuildProgress: Sendable {
         state.withLock { s in
             let tp = record.topicPartition
             s.position[tp] = record.offset + 1
+            noteIfCaughtUp(&s)
             return record.offset >= (s.committed[tp] ?? .max)
+        }
+    }
+
+    /// Whether each record is live (at or past its partition's committed offset); positions do
+    /// not move (see `advance(pastAll:)`).
+    public func liveness(_ records: [ConsumerRecord]) -> [Bool] {
+        state.withLock { s in records.map { $0.offset >= (s.committed[$0.topicPartition] ?? .max) } }
+    }
+
+    /// Records that a batch has been processed: each partition's position moves past it.
+    public func advance(pastAll records: [ConsumerRecord]) {
+        state.withLock { s in
+            for record in records { s.position[record.topicPartition] = record.offset + 1 }
+            noteIfCaughtUp(&s)
         }
     }
 

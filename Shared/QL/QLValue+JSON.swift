@@ -39,6 +39,45 @@ extension QLValue {
     }
 
     /// The value as JSON (times as RFC 3339 strings).
+    /// Appends the bytes `json.serializedBytes()` would give, without building the JSON tree.
+    public func writeJSON(to out: inout [UInt8]) {
+        switch self {
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .number(let d):
+            if d.isFinite { JSONValue.appendDouble(d, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .string(let s): JSONText.appendQuoted(s, to: &out)
+        case .time(let t):
+            out.append(0x22)
+            Timestamp.appendRFC3339Millis(epochMs: t, to: &out)
+            out.append(0x22)
+        case .strings(let a):
+            out.append(0x5B)
+            for (i, s) in a.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                JSONText.appendQuoted(s, to: &out)
+            }
+            out.append(0x5D)
+        case .list(let a):
+            out.append(0x5B)
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                v.writeJSON(to: &out)
+            }
+            out.append(0x5D)
+        case .map(let m):
+            out.append(0x7B)
+            for (i, key) in m.keys.sorted().enumerated() {
+                if i > 0 { out.append(0x2C) }
+                JSONText.appendQuoted(key, to: &out)
+                out.append(0x3A)
+                m[key]!.writeJSON(to: &out)
+            }
+            out.append(0x7D)
+        case .null: out.append(contentsOf: "null".utf8)
+        }
+    }
+
     public var json: JSONValue {
         switch self {
         case .int(let i): .int(i)

@@ -44,6 +44,11 @@ extension JSONValue {
         }
     }
 
+    /// Appends a number as `write(to:)` does for `.double`.
+    public static func appendDouble(_ d: Double, to out: inout [UInt8]) {
+        out.append(contentsOf: format(d).utf8)
+    }
+
     /// Doubles print in the shortest form that reads back the same; non-finite values become null.
     static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }

@@ -8,25 +8,31 @@ public enum Timestamp {
     }
 
     public static func rfc3339Millis(epochMs: Int64) -> String {
-        // Formatted by hand: String(format:) goes through CFString and dominated profiles.
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        appendRFC3339Millis(epochMs: epochMs, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `2026-11-29T10:00:00.000Z` (formatted by hand: String(format:) goes through
+    /// CFString and dominated profiles; this allocates nothing).
+    public static func appendRFC3339Millis(epochMs: Int64, to out: inout [UInt8]) {
         let days = floorDiv(epochMs, 86_400_000)
         let msOfDay = Int(epochMs - days * 86_400_000)
         let (y, m, d) = civil(days)
-        var out = [UInt8]()
-        out.reserveCapacity(24)
         func digits(_ v: Int, _ width: Int) {
-            var buf = [UInt8](repeating: 0x30, count: width)
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
             var x = v
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                buf[i] = UInt8(0x30 + x % 10)
-                x /= 10
+            if x >= divisor * 10 || x < 0 { x = ((x % (divisor * 10)) + divisor * 10) % (divisor * 10) }
+            while divisor > 0 {
+                out.append(UInt8(0x30 + x / divisor % 10))
+                divisor /= 10
             }
-            out.append(contentsOf: buf)
         }
         digits(y, 4); out.append(0x2D); digits(m, 2); out.append(0x2D); digits(d, 2); out.append(0x54)
         digits(msOfDay / 3_600_000, 2); out.append(0x3A); digits(msOfDay / 60_000 % 60, 2); out.append(0x3A)
         digits(msOfDay / 1000 % 60, 2); out.append(0x2E); digits(msOfDay % 1000, 3); out.append(0x5A)
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).

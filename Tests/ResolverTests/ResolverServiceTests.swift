@@ -15,8 +15,9 @@ final class ResolverRun: @unchecked Sendable {
     let app: ResolverApp
     let tasks: [Task<Void, Error>]
 
-    init(log: InMemoryLog, dataDirectory: String? = nil) throws {
+    init(log: InMemoryLog, dataDirectory: String? = nil, threads: Int? = nil) throws {
         var settings = ResolverSettings()
+        if let threads { settings.threads = threads }
         settings.adminToken = resolverToken
         settings.dataDirectory = dataDirectory
         settings.snapshotIntervalMs = 0
@@ -216,5 +217,27 @@ func waitUntil(_ condition: () -> Bool) async throws {
 
         #expect(profilesView(log) == profilesView(reference))
         #expect(!profilesView(log).isEmpty)
+    }
+
+    /// Accounts are resolved by several threads at once; the output is what one thread gives.
+    @Test func severalThreads_publishWhatOneThreadPublishes() async throws {
+        let events = (0..<1500).map { i -> EventRecord in
+            var data: [String: JSONValue] = ["_uid": .string("c\(i % 37)"), "url": .string("/p\(i % 5)")]
+            if i % 4 == 3 { data["email"] = .string("user\(i % 11)@x.com") }
+            return EventRecord(account: "acct\(i % 23)", stream: "web", id: "e\(i)", timestampMs: 1_795_000_000_000 + Int64(i) * 1000, data: data)
+        }
+        var views: [[String: String]] = []
+        for threads in [1, 4] {
+            let log = try await makeLog()
+            try await send(log, events)
+            let run = try ResolverRun(log: log, threads: threads)
+            try await run.waitReady()
+            try await waitUntil { run.app.metricsText.contains("resolver_events_total 1500") }
+            try await Task.sleep(for: .milliseconds(200))
+            await run.stop()
+            views.append(profilesView(log))
+        }
+        #expect(views[0].count > 23)
+        #expect(views[0] == views[1])
     }
 }

@@ -74,4 +74,78 @@ extension Profile {
                      "unhealthy": .bool(isUnhealthy)],
         ]
     }
+
+    /// The bytes of `json(account:).serializedBytes()`, written directly (every published profile
+    /// goes through here; building the JSON tree first cost more than resolving the event).
+    public func jsonBytes(account: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        func key(_ k: StaticString) {
+            out.append(0x22)
+            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            out.append(0x22)
+            out.append(0x3A)
+        }
+        func time(_ ms: Int64) {
+            out.append(0x22)
+            Timestamp.appendRFC3339Millis(epochMs: ms, to: &out)
+            out.append(0x22)
+        }
+        func strings<S: Sequence<String>>(_ items: S) {
+            out.append(0x5B)
+            var first = true
+            for s in items {
+                if !first { out.append(0x2C) }
+                first = false
+                JSONText.appendQuoted(s, to: &out)
+            }
+            out.append(0x5D)
+        }
+        let names = fields.keys.sorted()
+        out.append(0x7B)
+        key("aid"); JSONText.appendQuoted(account, to: &out); out.append(0x2C)
+        key("created"); time(createdMs); out.append(0x2C)
+        key("fields"); out.append(0x7B)
+        for (i, name) in names.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            JSONText.appendQuoted(name, to: &out)
+            out.append(0x3A)
+            fields[name]!.value.writeJSON(to: &out)
+        }
+        out.append(0x7D); out.append(0x2C)
+        key("id"); JSONText.appendQuoted(id, to: &out); out.append(0x2C)
+        key("identities"); out.append(0x7B)
+        var first = true
+        for field in identities.keys.sorted() {
+            let held = identities[field]!
+            if held.isEmpty { continue }
+            if !first { out.append(0x2C) }
+            first = false
+            JSONText.appendQuoted(field, to: &out)
+            out.append(0x3A)
+            strings(held.lazy.map(\.value))
+        }
+        out.append(0x7D); out.append(0x2C)
+        key("merged"); strings(merged); out.append(0x2C)
+        key("meta"); out.append(0x7B)
+        key("_num_conflicts"); out.append(contentsOf: String(conflicts.count).utf8); out.append(0x2C)
+        key("conflicts"); strings(conflicts.lazy.map(\.description)); out.append(0x2C)
+        key("events"); out.append(contentsOf: String(eventCount).utf8); out.append(0x2C)
+        key("streams"); strings(streams.sorted()); out.append(0x2C)
+        key("unhealthy"); out.append(contentsOf: (isUnhealthy ? "true" : "false").utf8)
+        out.append(0x7D); out.append(0x2C)
+        key("types"); out.append(0x7B)
+        for (i, name) in names.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            JSONText.appendQuoted(name, to: &out)
+            out.append(0x3A)
+            JSONText.appendQuoted(fields[name]!.value.typeName, to: &out)
+        }
+        out.append(0x7D); out.append(0x2C)
+        key("updated"); time(updatedMs); out.append(0x2C)
+        key("v"); out.append(0x31); out.append(0x2C)
+        key("version"); out.append(contentsOf: String(version).utf8)
+        out.append(0x7D)
+        return out
+    }
 }

@@ -70,10 +70,171 @@ public enum FieldMerge {
             }
         default:
             guard case .map(let m) = value else { return nil }
-            let valueKind = String(kind.dropFirst("map[string]".count))
-            let scalar = valueKind == "time" ? "date" : valueKind
+            let scalar: String
+            switch kind {
+            case "map[string]int": scalar = "int"
+            case "map[string]number": scalar = "number"
+            case "map[string]string": scalar = "string"
+            case "map[string]time": scalar = "date"
+            default:
+                let valueKind = String(kind.dropFirst("map[string]".count))
+                scalar = valueKind == "time" ? "date" : valueKind
+            }
+            // Most event maps already hold the right kind: no new dictionary then.
+            if m.values.allSatisfy({ isAlready($0, scalar) }) { return value }
             return .map(m.compactMapValues { coerce($0, to: scalar) })
         }
+    }
+
+    /// Whether coercing `value` to the scalar kind would return it unchanged.
+    static func isAlready(_ value: QLValue, _ scalar: String) -> Bool {
+        switch value {
+        case .int: scalar == "int"
+        case .number: scalar == "number"
+        case .bool: scalar == "bool"
+        case .time: scalar == "date"
+        case .string: scalar == "string"
+        default: false
+        }
+    }
+
+    /// Applies an event value to a profile's stored field in place (no copy of its sets and maps)
+    /// and, when the value changes, records the stream and time of the change. Gives the same
+    /// state as `apply` followed by that bookkeeping (checked by a property test); the common
+    /// cases — an event newer than the field — are done in place, the rest through `combine`.
+    public static func update(_ spec: FieldSpec, _ state: inout FieldState, _ raw: QLValue, at time: Int64, stream: String) {
+        guard let value = coerce(raw, to: spec.kind) else { return }
+        if time > state.timeMs, updateNewer(spec, &state, value, at: time, stream: stream) { return }
+        let before = state
+        var after = combine(spec, before, FieldState(value: value, timeMs: time, keyTimes: keyTimes(value, at: time)))
+        if after.value != before.value {
+            after.stream = stream
+            after.changedAtMs = time
+        } else {
+            after.stream = before.stream
+            after.changedAtMs = before.changedAtMs
+        }
+        state = after
+    }
+
+    /// The first value of a field (nil when it cannot be coerced). Sets are kept ordered by last
+    /// sighting, then value, from the start.
+    public static func initial(_ spec: FieldSpec, _ raw: QLValue, at time: Int64, stream: String) -> FieldState? {
+        guard var value = coerce(raw, to: spec.kind) else { return nil }
+        if case .strings(let members) = value, spec.op == .merge { value = .strings(Array(Set(members)).sorted()) }
+        var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes(value, at: time))
+        state.stream = stream
+        state.changedAtMs = time
+        return state
+    }
+
+    /// `update` for an event newer than the stored value (it is `combine`'s "newer" side); false
+    /// when the case is not handled here.
+    static func updateNewer(_ spec: FieldSpec, _ state: inout FieldState, _ value: QLValue, at time: Int64, stream: String) -> Bool {
+        var changed = false
+        switch spec.op {
+        case .oldest:
+            return true
+        case .latest:
+            changed = state.value != value
+            switch value {
+            case .map, .strings: state.keyTimes = keyTimes(value, at: time)
+            default: if !state.keyTimes.isEmpty { state.keyTimes = [:] }
+            }
+            state.value = value
+        case .sum:
+            switch (state.value, value) {
+            case (.int(let x), .int(let y)):
+                changed = y != 0
+                state.value = .int(x &+ y)
+                if !state.keyTimes.isEmpty { state.keyTimes = [:] }
+            case (.map(var out), .map(let y)):
+                state.value = .null // `out` is now the only reference: changed in place
+                for (k, v) in y {
+                    let old = out[k]
+                    let new = add(old, v)
+                    if old != new { changed = true }
+                    out[k] = new
+                    state.keyTimes[k] = max(state.keyTimes[k] ?? time, time)
+                }
+                state.value = .map(out)
+            default:
+                return false
+            }
+        case .merge, .latestmap, .oldestmap, .mapmin, .mapmax:
+            switch (state.value, value) {
+            case (.strings(var members), .strings(let incoming)):
+                state.value = .null
+                changed = mergeMembers(&members, &state.keyTimes, incoming, at: time)
+                state.value = .strings(members)
+            case (.map(var out), .map(let y)):
+                state.value = .null
+                for (k, v) in y {
+                    let stored = state.keyTimes[k]
+                    var take: Bool
+                    switch spec.op {
+                    case .oldestmap: take = out[k] == nil || time < (stored ?? .max)
+                    case .mapmin, .mapmax:
+                        if let current = out[k], let c = current.numeric, let n = v.numeric { take = (spec.op == .mapmin) == (n < c) }
+                        else { take = out[k] == nil }
+                    default: take = time >= (stored ?? .min)
+                    }
+                    guard take else { continue }
+                    if out[k] != v { changed = true }
+                    out[k] = v
+                    state.keyTimes[k] = time
+                }
+                state.value = .map(out)
+            default:
+                return false
+            }
+        case .min, .max:
+            return false
+        }
+        state.timeMs = time
+        if changed {
+            state.stream = stream
+            state.changedAtMs = time
+        }
+        return true
+    }
+
+    /// Set members seen at `time` (later than the field's time): each gets that sighting time and
+    /// the list stays ordered by (last sighting, value). Returns whether the list changed.
+    static func mergeMembers(_ members: inout [String], _ times: inout [String: Int64], _ incoming: [String], at time: Int64) -> Bool {
+        var moved: [String] = []
+        for m in incoming where !moved.contains(m) {
+            if let t = times[m], t >= time {
+                // Not newer than its last sighting: it stays; a member known only by its time joins.
+                if !members.contains(m) { moved.append(m) }
+                continue
+            }
+            times[m] = time
+            moved.append(m)
+        }
+        if moved.isEmpty { return false }
+        func key(_ m: String) -> (Int64, String) { (times[m] ?? 0, m) }
+        moved.sort { key($0) < key($1) }
+        // The common case: the members seen again already end the list, in their new order.
+        let n = members.count, k = moved.count
+        if k <= n, members[(n - k)...].elementsEqual(moved), n == k || key(members[n - k - 1]) < key(moved[0]) { return false }
+        let before = members
+        members.removeAll { moved.contains($0) }
+        for m in moved {
+            let k = key(m)
+            if let last = members.last, key(last) > k {
+                // Binary search for the first member ordered after m.
+                var lo = 0, hi = members.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if key(members[mid]) > k { hi = mid } else { lo = mid + 1 }
+                }
+                members.insert(m, at: lo)
+            } else {
+                members.append(m)
+            }
+        }
+        return members != before
     }
 
     /// Combines a new event value into the stored state.
@@ -95,14 +256,16 @@ public enum FieldMerge {
     /// Combines two states of one field (also used when profiles merge). Commutative in the
     /// inputs' event times, so the order of arrival does not change the result.
     public static func combine(_ spec: FieldSpec, _ a: FieldState, _ b: FieldState) -> FieldState {
-        let (older, newer) = (a.timeMs, a.value.stringForm) <= (b.timeMs, b.value.stringForm) ? (a, b) : (b, a)
-        switch spec.mergeOp {
-        case "oldest":
+        // Times decide; the string forms only break ties (they are costly for big sets).
+        let aFirst = a.timeMs != b.timeMs ? a.timeMs < b.timeMs : a.value.stringForm <= b.value.stringForm
+        let (older, newer) = aFirst ? (a, b) : (b, a)
+        switch spec.op {
+        case .oldest:
             return older
-        case "min", "max":
+        case .min, .max:
             guard let x = a.value.numeric ?? time(a.value), let y = b.value.numeric ?? time(b.value) else { return newer }
-            return (spec.mergeOp == "min") == (x <= y) ? a : b
-        case "sum":
+            return (spec.op == .min) == (x <= y) ? a : b
+        case .sum:
             switch (a.value, b.value) {
             case (.int(let x), .int(let y)): return FieldState(value: .int(x &+ y), timeMs: newer.timeMs)
             case (.map(let x), .map(let y)):
@@ -113,9 +276,9 @@ public enum FieldMerge {
                 guard let x = a.value.numeric, let y = b.value.numeric else { return newer }
                 return FieldState(value: .number(x + y), timeMs: newer.timeMs)
             }
-        case "merge", "latestmap", "oldestmap", "mapmin", "mapmax":
-            return mergeCollections(spec.mergeOp, older, newer)
-        default: // latest
+        case .merge, .latestmap, .oldestmap, .mapmin, .mapmax:
+            return mergeCollections(spec.op, older, newer)
+        case .latest:
             return newer
         }
     }
@@ -132,7 +295,7 @@ public enum FieldMerge {
     }
 
     /// Sets (union, newest sighting per member) and maps (per-key rules).
-    static func mergeCollections(_ op: String, _ older: FieldState, _ newer: FieldState) -> FieldState {
+    static func mergeCollections(_ op: MergeOperator, _ older: FieldState, _ newer: FieldState) -> FieldState {
         switch (older.value, newer.value) {
         case (.strings(let x), .strings(let y)):
             var times = older.keyTimes
@@ -147,11 +310,11 @@ public enum FieldMerge {
             for (k, v) in y {
                 let t = newer.keyTimes[k] ?? newer.timeMs
                 switch op {
-                case "oldestmap":
+                case .oldestmap:
                     if out[k] == nil || t < (times[k] ?? .max) { out[k] = v; times[k] = t }
-                case "mapmin", "mapmax":
+                case .mapmin, .mapmax:
                     if let current = out[k], let c = current.numeric, let n = v.numeric {
-                        if (op == "mapmin") == (n < c) { out[k] = v; times[k] = t }
+                        if (op == .mapmin) == (n < c) { out[k] = v; times[k] = t }
                     } else if out[k] == nil {
                         out[k] = v
                         times[k] = t

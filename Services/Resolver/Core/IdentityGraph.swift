@@ -50,6 +50,25 @@ public struct Profile: Sendable, Equatable {
     /// Profiles absorbed into this one (by merges), in order.
     public var merged: [String] = []
 
+    /// Marks an identifier the profile holds as seen at `time`, keeping the values ordered by last
+    /// sighting (oldest first, for eviction). Changed in place.
+    mutating func touch(_ identifier: Identifier, at time: Int64) {
+        guard let i = identities[identifier.field]?.firstIndex(where: { $0.value == identifier.value }) else { return }
+        Self.touch(&identities[identifier.field]!, at: i, time)
+    }
+
+    static func touch(_ held: inout [Held], at i: Int, _ time: Int64) {
+        let seen = max(held[i].lastSeenMs, time)
+        if i == held.count - 1 {
+            held[i].lastSeenMs = seen // already the most recent: stays last
+            return
+        }
+        let entry = Held(value: held[i].value, lastSeenMs: seen)
+        held.remove(at: i)
+        let at = held.firstIndex { $0.lastSeenMs > entry.lastSeenMs } ?? held.endIndex
+        held.insert(entry, at: at)
+    }
+
     public var identifierCount: Int { identities.values.reduce(0) { $0 + $1.count } }
     public func holds(_ id: Identifier) -> Bool { identities[id.field]?.contains { $0.value == id.value } ?? false }
 }
@@ -204,29 +223,29 @@ public struct IdentityGraph: Sendable {
             }
         }
         // Rule 4: field values, ordered by event time through the merge operators. The profile
-        // is changed in place (a copy would copy its field table on every event).
-        for (name, value) in event.values {
-            let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
-            let before = profiles[anchor]!.fields[name]
-            guard var after = FieldMerge.apply(spec, before, value, at: event.timeMs) else { continue }
-            if before == nil || after.value != before?.value {
-                after.stream = event.stream
-                after.changedAtMs = event.timeMs
-            } else {
-                after.stream = before?.stream
-                after.changedAtMs = before?.changedAtMs
-            }
-            profiles[anchor]!.fields[name] = after
-        }
-        profiles[anchor]!.eventCount += 1
-        profiles[anchor]!.streams.insert(event.stream)
-        profiles[anchor]!.createdMs = min(profiles[anchor]!.createdMs, event.timeMs)
-        profiles[anchor]!.updatedMs = max(profiles[anchor]!.updatedMs, event.timeMs)
-        profiles[anchor]!.version += 1
+        // and its fields are changed in place (a copy would copy its tables on every event).
+        Self.absorb(event, into: &profiles[anchor]!, schema: schema)
         result.outcome = .applied(profile: anchor)
         result.changed = [anchor]
         result.survivor = anchor
         return result
+    }
+
+    /// Applies an event's values and counters to its profile.
+    static func absorb(_ event: MappedEvent, into profile: inout Profile, schema: IdentitySchema) {
+        for (name, value) in event.values {
+            let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
+            if let i = profile.fields.index(forKey: name) {
+                FieldMerge.update(spec, &profile.fields.values[i], value, at: event.timeMs, stream: event.stream)
+            } else if let state = FieldMerge.initial(spec, value, at: event.timeMs, stream: event.stream) {
+                profile.fields[name] = state
+            }
+        }
+        profile.eventCount += 1
+        if !profile.streams.contains(event.stream) { profile.streams.insert(event.stream) }
+        profile.createdMs = min(profile.createdMs, event.timeMs)
+        profile.updatedMs = max(profile.updatedMs, event.timeMs)
+        profile.version += 1
     }
 
     private mutating func conflict(_ identifier: Identifier, key: IdentityKey, on profile: String, _ result: inout Resolution) {
@@ -237,13 +256,7 @@ public struct IdentityGraph: Sendable {
     }
 
     private mutating func touch(_ identifier: Identifier, in profile: String, at time: Int64) {
-        guard var held = profiles[profile]!.identities[identifier.field], let i = held.firstIndex(where: { $0.value == identifier.value }) else { return }
-        let entry = Profile.Held(value: identifier.value, lastSeenMs: max(held[i].lastSeenMs, time))
-        held.remove(at: i)
-        // Keep values ordered by last sight (oldest first) for eviction.
-        let at = held.firstIndex { $0.lastSeenMs > entry.lastSeenMs } ?? held.endIndex
-        held.insert(entry, at: at)
-        profiles[profile]!.identities[identifier.field] = held
+        profiles[profile]!.touch(identifier, at: time)
     }
 
     /// Why `identifier` cannot join `profile`, or nil.

@@ -44,16 +44,25 @@ public struct IdentityKey: Sendable, Equatable {
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b >= 0x80 }
 }
 
+/// The LQL merge operators (an unknown name behaves as `latest`; schemas are validated first).
+public enum MergeOperator: String, Sendable {
+    case latest, oldest, min, max, sum, merge, latestmap, oldestmap, mapmin, mapmax
+}
+
 /// A profile field: its kind and merge operator (LQL names).
 public struct FieldSpec: Sendable, Equatable {
     public var name: String
     public var kind: String
-    public var mergeOp: String
+    public var mergeOp: String { didSet { op = MergeOperator(rawValue: mergeOp) ?? .latest } }
+    /// `mergeOp` parsed once (merges run per field per event).
+    public private(set) var op: MergeOperator
 
     public init(name: String, kind: String, mergeOp: String? = nil) {
         self.name = name
         self.kind = kind
-        self.mergeOp = mergeOp ?? FieldSpec.defaultMergeOp(kind)
+        let mergeOp = mergeOp ?? FieldSpec.defaultMergeOp(kind)
+        self.mergeOp = mergeOp
+        op = MergeOperator(rawValue: mergeOp) ?? .latest
     }
 
     /// Sets and maps accumulate by default; scalars keep the latest value.

@@ -14,7 +14,8 @@ publishes every changed profile to cdp.profiles. Rebuilds its partitions from th
 (not ready until caught up) and publishes only past the committed offset. Settings: CDP_BROKERS,
 CDP_HTTP_ADDR (default :8081), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX, CDP_LOG_LEVEL, CDP_INSTANCE_ID,
 CDP_RESOLVER_GROUP (default cdp-resolver), CDP_DATA_DIR (local snapshots; restarts then read only the
-log after the snapshot), CDP_SNAPSHOT_INTERVAL (default 30s).
+log after the snapshot), CDP_SNAPSHOT_INTERVAL (default 30s), CDP_RESOLVER_THREADS (threads
+resolving a batch's accounts in parallel; default: the number of CPUs).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -26,6 +27,7 @@ var reader = ConfigReader(arguments: arguments)
 let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8081", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 var settings = ResolverSettings()
 settings.readShared(from: &reader, common: common, groupEnv: "CDP_RESOLVER_GROUP", defaultGroup: "cdp-resolver")
+settings.threads = reader.int(env: "CDP_RESOLVER_THREADS", flag: "--threads", default: settings.threads, range: 1...64)
 do {
     try reader.finish()
 } catch {

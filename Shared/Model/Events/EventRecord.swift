@@ -71,6 +71,11 @@ public struct EventRecord: Sendable, Equatable {
             throw .json(error)
         }
         guard case .object(let o) = value else { throw .field("event must be a JSON object") }
+        return try parse(object: o, fallbackID: fallbackID, fallbackTimestampMs: fallbackTimestampMs)
+    }
+
+    /// Reads a record from its parsed JSON object.
+    public static func parse(object o: [String: JSONValue], fallbackID: String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
         if let v = o["v"], v.intValue != formatVersion { throw .field("unsupported format version \(v.serialized())") }
         guard let aid = o["aid"]?.stringValue, Identifier.accountProblem(aid) == nil else { throw .field("missing or invalid \"aid\"") }
         guard let stream = o["stream"]?.stringValue, Identifier.streamProblem(stream) == nil else { throw .field("missing or invalid \"stream\"") }
