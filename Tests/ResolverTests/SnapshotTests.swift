@@ -37,6 +37,19 @@ import Testing
         #expect(restored.profiles == original.profiles)
     }
 
+    /// Snapshots written before event ids were kept as fingerprints still restore their
+    /// dedupe table.
+    @Test func olderSnapshotsWithEventIds_stillRecogniseDuplicates() throws {
+        var original = IdentityGraph(account: "acme", schema: webSchema)
+        for e in events(0..<10) { _ = original.apply(e) }
+        guard case .object(var doc) = original.snapshot() else { Issue.record("not an object"); return }
+        doc["seen64"] = nil
+        doc["seen"] = .object(Dictionary(uniqueKeysWithValues: (0..<10).map { ("e\($0)", JSONValue.int(Int64($0) * 60_000)) }))
+        guard var restored = IdentityGraph.restore(.object(doc), schema: webSchema) else { Issue.record("did not restore"); return }
+        #expect(restored.apply(events(9..<10)[0]).outcome == .duplicate)
+        #expect(restored.apply(events(10..<11)[0]).outcome != .duplicate)
+    }
+
     func problem(_ r: Result<(offset: Int64, state: JSONValue), SnapshotFile.Problem>) -> SnapshotFile.Problem? {
         if case .failure(let p) = r { return p }
         return nil

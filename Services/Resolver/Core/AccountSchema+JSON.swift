@@ -101,16 +101,16 @@ extension Profile {
             }
             out.append(0x5D)
         }
-        let names = fields.keys.sorted()
         out.append(0x7B)
         key("aid"); JSONText.appendQuoted(account, to: &out); out.append(0x2C)
         key("created"); time(createdMs); out.append(0x2C)
         key("fields"); out.append(0x7B)
-        for (i, name) in names.enumerated() {
+        // The table is ordered by name, as JSON objects are written.
+        for i in 0..<fields.count {
             if i > 0 { out.append(0x2C) }
-            JSONText.appendQuoted(name, to: &out)
+            JSONText.appendQuoted(fields.name(at: i), to: &out)
             out.append(0x3A)
-            fields[name]!.value.writeJSON(to: &out)
+            fields[at: i].value.writeJSON(to: &out)
         }
         out.append(0x7D); out.append(0x2C)
         key("id"); JSONText.appendQuoted(id, to: &out); out.append(0x2C)
@@ -135,11 +135,11 @@ extension Profile {
         key("unhealthy"); out.append(contentsOf: (isUnhealthy ? "true" : "false").utf8)
         out.append(0x7D); out.append(0x2C)
         key("types"); out.append(0x7B)
-        for (i, name) in names.enumerated() {
+        for i in 0..<fields.count {
             if i > 0 { out.append(0x2C) }
-            JSONText.appendQuoted(name, to: &out)
+            JSONText.appendQuoted(fields.name(at: i), to: &out)
             out.append(0x3A)
-            JSONText.appendQuoted(fields[name]!.value.typeName, to: &out)
+            JSONText.appendQuoted(fields[at: i].value.typeName, to: &out)
         }
         out.append(0x7D); out.append(0x2C)
         key("updated"); time(updatedMs); out.append(0x2C)

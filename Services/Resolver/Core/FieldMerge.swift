@@ -106,7 +106,7 @@ public enum FieldMerge {
         guard let value = coerce(raw, to: spec.kind) else { return }
         if time > state.timeMs, updateNewer(spec, &state, value, at: time, stream: stream) { return }
         let before = state
-        var after = combine(spec, before, FieldState(value: value, timeMs: time, keyTimes: keyTimes(value, at: time)))
+        var after = combine(spec, before, FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time)))
         if after.value != before.value {
             after.stream = stream
             after.changedAtMs = time
@@ -122,7 +122,7 @@ public enum FieldMerge {
     public static func initial(_ spec: FieldSpec, _ raw: QLValue, at time: Int64, stream: String) -> FieldState? {
         guard var value = coerce(raw, to: spec.kind) else { return nil }
         if case .strings(let members) = value, spec.op == .merge { value = .strings(Array(Set(members)).sorted()) }
-        var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes(value, at: time))
+        var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time))
         state.stream = stream
         state.changedAtMs = time
         return state
@@ -137,10 +137,7 @@ public enum FieldMerge {
             return true
         case .latest:
             changed = state.value != value
-            switch value {
-            case .map, .strings: state.keyTimes = keyTimes(value, at: time)
-            default: if !state.keyTimes.isEmpty { state.keyTimes = [:] }
-            }
+            if !state.keyTimes.isEmpty { state.keyTimes = [:] }
             state.value = value
         case .sum:
             switch (state.value, value) {
@@ -155,7 +152,6 @@ public enum FieldMerge {
                     let new = add(old, v)
                     if old != new { changed = true }
                     out[k] = new
-                    state.keyTimes[k] = max(state.keyTimes[k] ?? time, time)
                 }
                 state.value = .map(out)
             default:
@@ -240,9 +236,22 @@ public enum FieldMerge {
     /// Combines a new event value into the stored state.
     public static func apply(_ spec: FieldSpec, _ stored: FieldState?, _ raw: QLValue, at time: Int64) -> FieldState? {
         guard let value = coerce(raw, to: spec.kind) else { return stored }
-        let incoming = FieldState(value: value, timeMs: time, keyTimes: keyTimes(value, at: time))
+        let incoming = FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time))
         guard let stored else { return incoming }
         return combine(spec, stored, incoming)
+    }
+
+    /// Whether the operator orders set members or map keys by their own times (the others never
+    /// read per-key times, so none are kept for them).
+    static func tracksKeyTimes(_ op: MergeOperator) -> Bool {
+        switch op {
+        case .merge, .latestmap, .oldestmap, .mapmin, .mapmax: true
+        default: false
+        }
+    }
+
+    static func keyTimes(_ spec: FieldSpec, _ value: QLValue, at time: Int64) -> [String: Int64] {
+        tracksKeyTimes(spec.op) ? keyTimes(value, at: time) : [:]
     }
 
     static func keyTimes(_ value: QLValue, at time: Int64) -> [String: Int64] {

@@ -56,7 +56,24 @@ extension IdentityGraph {
         return ["account": .string(account), "profiles": .array(ps),
                 "merges": .object(mergesByKey.mapValues { .int(Int64($0)) }), "conflicts": .object(conflictsByKey.mapValues { .int(Int64($0)) }),
                 "without_identity": .int(Int64(eventsWithoutIdentity)),
-                "seen": .object(seenEventTimes.mapValues(JSONValue.int)), "newest": .int(newestEventTime)]
+                // Fingerprint, time, fingerprint, time, ... (fingerprints as their bit patterns).
+                "seen64": .array(seenEventTimes.sorted { $0.key < $1.key }.flatMap { [JSONValue.int(Int64(bitPattern: $0.key)), .int($0.value)] }),
+                "newest": .int(newestEventTime)]
+    }
+
+    /// The dedupe table of a snapshot: fingerprints (`seen64`), or event ids as older snapshots
+    /// wrote them (`seen`).
+    static func restoreSeen(_ j: JSONValue) -> [UInt64: Int64] {
+        var seen: [UInt64: Int64] = [:]
+        if let flat = j["seen64"]?.arrayValue {
+            var i = 0
+            while i + 1 < flat.count {
+                if let fp = flat[i].intValue, let t = flat[i + 1].intValue { seen[UInt64(bitPattern: fp)] = t }
+                i += 2
+            }
+        }
+        for (id, t) in j["seen"]?.objectValue ?? [:] { if let t = t.intValue { seen[fingerprint(id)] = t } }
+        return seen
     }
 
     /// Rebuilds a graph from `snapshot()`; nil if the document is not a valid snapshot.
@@ -95,7 +112,7 @@ extension IdentityGraph {
                         merges: (j["merges"]?.objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) },
                         conflicts: (j["conflicts"]?.objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) },
                         withoutIdentity: Int(j["without_identity"]?.intValue ?? 0),
-                        seen: (j["seen"]?.objectValue ?? [:]).compactMapValues(\.intValue), newest: j["newest"]?.intValue ?? .min)
+                        seen: restoreSeen(j), newest: j["newest"]?.intValue ?? .min)
         return g
     }
 }
