@@ -28,8 +28,10 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
+        // glibc's <malloc.h> (mallopt), nothing to link.
+        .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
         .target(name: "Crypto", dependencies: ["CCrypto"], path: "Shared/Crypto"),
-        .target(name: "Runtime", path: "Shared/Runtime"),
+        .target(name: "Runtime", dependencies: ["CMalloc"], path: "Shared/Runtime"),
         .target(name: "Model", dependencies: ["Runtime", "Crypto"], path: "Shared/Model"),
         .target(name: "QL", dependencies: ["Model", "Crypto"], path: "Shared/QL"),
         .target(name: "Log", dependencies: ["CRdKafka", "Runtime", "Model"], path: "Shared/Log"),
