@@ -302,6 +302,12 @@ public enum Builtins {
 enum WebFunctions {
     /// `"Name <addr>"` or `addr` → (lower-cased address, name); nil if not an address.
     static func email(_ text: String) -> (address: String, name: String)? {
+        if let address = plainEmail(text) { return (address, "") }
+        return fullEmail(text)
+    }
+
+    /// `email` by the full rules (display names, spaces, Unicode).
+    static func fullEmail(_ text: String) -> (address: String, name: String)? {
         var s = text.trimmingCharacters(in: .whitespaces)
         var name = ""
         if let open = s.lastIndex(of: "<"), let close = s.lastIndex(of: ">"), open < close {
@@ -312,6 +318,29 @@ enum WebFunctions {
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
               !s.contains(" "), s.utf8.count <= 254 else { return nil }
         return (s.lowercased(), name)
+    }
+
+    /// The common case of `email` in one byte scan: printable ASCII without spaces or angle
+    /// brackets, one `@`, a dotted domain. Nil means "not this case" (the full rules decide).
+    static func plainEmail(_ text: String) -> String? {
+        var at = -1, count = 0, upper = false, lastDot = -1, firstDotAfterAt = -1
+        for b in text.utf8 {
+            guard b > 0x20, b < 0x7F, b != 0x3C, b != 0x3E else { return nil }
+            if b == 0x40 {
+                if at >= 0 { return nil }
+                at = count
+            } else if b == 0x2E {
+                lastDot = count
+                if at >= 0 && firstDotAfterAt < 0 { firstDotAfterAt = count }
+            } else if b >= 0x41 && b <= 0x5A {
+                upper = true
+            }
+            count += 1
+        }
+        // Local part not empty; the domain has a dot, and neither starts nor ends with one.
+        guard at > 0, count <= 254, firstDotAfterAt > at + 1, lastDot != count - 1 else { return nil }
+        if !upper { return text }
+        return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 
     static func url(_ text: String) -> URLComponents? {

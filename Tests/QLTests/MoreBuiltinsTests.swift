@@ -106,3 +106,22 @@ import Testing
         #expect(parts?.host == host && parts?.path == path && parts?.query == query, "\(url) -> \(String(describing: parts))")
     }
 }
+
+@Suite struct EmailFastPathTests {
+    static let inputs = [
+        "ada@example.com", "Ada@Example.COM", "a@b.c", "@x.com", "ada@", "ada@.com", "ada@com.", "ada@com", "a@@b.com",
+        "a.b@c.d.e", "ada.@x.io", ".ada@x.io", "ada@x..io", " ada@x.com", "ada@x.com ", "Ada <ADA@x.com>", "\"A\" <a@x.com>",
+        "ad a@x.com", "ädä@x.com", "ada@x.cöm", "ada@x.com>", "<ada@x.com", "a+tag@x.com", "A_B-C@X-Y.Z", "",
+        String(repeating: "a", count: 250) + "@x.com", String(repeating: "a", count: 247) + "@x.com",
+    ]
+
+    /// The byte-scan fast path gives what the full rules give, whenever it answers.
+    @Test(arguments: inputs)
+    func plainEmail_agreesWithTheFullRules(input: String) {
+        let full = WebFunctions.fullEmail(input)
+        if let fast = WebFunctions.plainEmail(input) {
+            #expect(full?.address == fast && full?.name == "", "\(input)")
+        }
+        #expect(WebFunctions.email(input)?.address == full?.address, "\(input)")
+    }
+}

@@ -141,15 +141,15 @@ public enum EventMapper {
                 } else {
                     selected = QLEvaluator.select(statement, context)
                 }
-                guard let row = selected else { continue }
+                guard var row = selected else { continue }
                 anyRow = true
-                for (name, value) in row {
-                    if schema.identity.key(name) != nil {
-                        identifiers += identityValues(value).map { Identifier(name, $0) }
-                    } else {
-                        values[name] = value
-                    }
+                // Identity columns become identifiers; the rest of the row is the values (kept
+                // as it is: no second table per event).
+                for key in schema.identity.keys {
+                    guard let value = row.removeValue(forKey: key.field) else { continue }
+                    identifiers += identityValues(value).map { Identifier(key.field, $0) }
                 }
+                if values.isEmpty { values = row } else { values.merge(row) { _, later in later } }
             }
             if !anyRow { return .failure(.filtered) }
         } else {

@@ -53,20 +53,20 @@ public struct Profile: Sendable, Equatable {
     /// Marks an identifier the profile holds as seen at `time`, keeping the values ordered by last
     /// sighting (oldest first, for eviction). Changed in place.
     mutating func touch(_ identifier: Identifier, at time: Int64) {
-        guard let i = identities[identifier.field]?.firstIndex(where: { $0.value == identifier.value }) else { return }
-        Self.touch(&identities[identifier.field]!, at: i, time)
+        Self.touch(&identities[identifier.field], identifier.value, time) // one lookup, in place
     }
 
-    static func touch(_ held: inout [Held], at i: Int, _ time: Int64) {
-        let seen = max(held[i].lastSeenMs, time)
-        if i == held.count - 1 {
-            held[i].lastSeenMs = seen // already the most recent: stays last
+    static func touch(_ held: inout [Held]?, _ value: String, _ time: Int64) {
+        guard let i = held?.firstIndex(where: { $0.value == value }) else { return }
+        let seen = max(held![i].lastSeenMs, time)
+        if i == held!.count - 1 {
+            held![i].lastSeenMs = seen // already the most recent: stays last
             return
         }
-        let entry = Held(value: held[i].value, lastSeenMs: seen)
-        held.remove(at: i)
-        let at = held.firstIndex { $0.lastSeenMs > entry.lastSeenMs } ?? held.endIndex
-        held.insert(entry, at: at)
+        let entry = Held(value: value, lastSeenMs: seen)
+        held!.remove(at: i)
+        let at = held!.firstIndex { $0.lastSeenMs > entry.lastSeenMs } ?? held!.endIndex
+        held!.insert(entry, at: at)
     }
 
     public var identifierCount: Int { identities.values.reduce(0) { $0 + $1.count } }
@@ -182,7 +182,8 @@ public struct IdentityGraph: Sendable {
         }
         // Rule 1: identifiers are the identity-key values minus blocked ones.
         var ids: [(key: IdentityKey, id: Identifier)] = []
-        for identifier in Set(event.identifiers) {
+        ids.reserveCapacity(event.identifiers.count)
+        for identifier in event.identifiers where !ids.contains(where: { $0.id == identifier }) {
             guard let key = schema.key(identifier.field), !key.isBlocked(identifier.value) else { continue }
             ids.append((key, identifier))
         }
@@ -193,7 +194,7 @@ public struct IdentityGraph: Sendable {
         // Rule 2: order by rank, then key, then value; the strongest anchors the event.
         ids.sort { ($0.key.rank, $0.id.field, $0.id.value) < ($1.key.rank, $1.id.field, $1.id.value) }
         var result = Resolution(outcome: .applied(profile: ""))
-        result.released = expireTTL(ids.map(\.id), at: event.timeMs)
+        if schema.keys.contains(where: { $0.ttlDays != nil }) { result.released = expireTTL(ids.map(\.id), at: event.timeMs) }
         var anchor: String
         if let existing = owner[ids[0].id] {
             anchor = existing
