@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "Exporter", dependencies: ["ExportCore", "Model", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Exporter", exclude: ["Main", "Core"]),
         .executableTarget(name: "ExporterDaemon", dependencies: ["Exporter", "ExportCore", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Exporter/Main"),
         .target(name: "Resolver", dependencies: ["IdentityCore", "QL", "Model", "Crypto", "Runtime", "Log", "HTTP", "Pipeline"], path: "Services/Resolver", exclude: ["Main", "Core"]),
-        .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
+        .executableTarget(name: "ResolverDaemon", dependencies: ["Resolver", "IdentityCore", "Runtime", "Log", "Model", "HTTP", "Pipeline"], path: "Services/Resolver/Main"),
         .executableTarget(name: "DevBroker", dependencies: ["Log", "Runtime", "Model", "HTTP"], path: "Services/DevBroker"),
         .executableTarget(name: "CLI", dependencies: ["Log", "Runtime", "Model", "HTTP", "QL", "IdentityCore"], path: "Services/CLI"),
 

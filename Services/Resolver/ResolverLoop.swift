@@ -30,6 +30,8 @@ extension ResolverApp {
             },
             startOffsets: { [self] tps in progress.startOffsets(tps, restore: restoreSnapshot) }))
         var lastSnapshot = ContinuousClock.now
+        var lastTrim = ContinuousClock.now
+        var processedSinceTrim = false
         // Processed batches whose outputs are on their way (oldest first): the next batches are
         // processed meanwhile; offsets are committed in order once a batch is acknowledged.
         var inFlight: [PendingBatch] = []
@@ -47,7 +49,14 @@ extension ResolverApp {
                 lastSnapshot = ContinuousClock.now
                 writeSnapshots()
             }
+            // Freed memory goes back to the system every 30 s while busy, and once idle.
+            if (records.isEmpty && processedSinceTrim) || ContinuousClock.now - lastTrim > .seconds(30) {
+                lastTrim = ContinuousClock.now
+                processedSinceTrim = false
+                MallocTuning.releaseFreeMemory()
+            }
             if records.isEmpty { continue }
+            processedSinceTrim = true
             let outputs = process(records)
             // Handed to the producer here, in batch order; acknowledgements are awaited later.
             let sent = producer.enqueue(outputs.records)
@@ -203,7 +212,7 @@ extension ResolverApp {
             let (resolution, profiles) = state.withAccount(account) { s -> (Resolution, [Profile]) in
                 s.accountPartition[account] = record.partition
                 // Mutated in place: copying the graph out of the dictionary would copy its tables.
-                if s.graphs[account] == nil { s.graphs[account] = IdentityGraph(account: account, schema: schema.identity) }
+                if s.graphs[account] == nil { s.graphs[account] = IdentityGraph(account: account, schema: schema.identity, storage: settings.profileStorage) }
                 if s.graphs[account]!.schema != schema.identity { s.graphs[account]!.schema = schema.identity }
                 let r = s.graphs[account]!.apply(mapped)
                 let changed = live ? r.changed.compactMap { s.graphs[account]!.profiles[$0] } : []

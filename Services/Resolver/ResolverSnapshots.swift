@@ -14,7 +14,7 @@ extension ResolverApp {
         guard let (offset, state) = snapshots.load(topic: tp.topic, partition: tp.partition) else { return nil }
         var graphs: [String: IdentityGraph] = [:]
         for (account, json) in state["accounts"]?.objectValue ?? [:] {
-            guard let g = IdentityGraph.restore(json, schema: schema(for: account).identity) else {
+            guard let g = IdentityGraph.restore(json, schema: schema(for: account).identity, storage: settings.profileStorage) else {
                 snapshots.reject(topic: tp.topic, partition: tp.partition, "account \(account) is unreadable")
                 return nil
             }

@@ -93,6 +93,14 @@ public struct ConfigReader: Sendable {
         }
     }
 
+    /// One of a fixed set of words (a `RawRepresentable` enum), e.g. `compact` or `decoded`.
+    public mutating func choice<T: RawRepresentable & CaseIterable>(env: String? = nil, flag: String? = nil, default value: T) -> T where T.RawValue == String {
+        guard let (text, source) = raw(env: env, flag: flag) else { return value }
+        if let parsed = T(rawValue: text.trimmingCharacters(in: .whitespaces).lowercased()) { return parsed }
+        problems.append("\(source)=\(text): expected one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        return value
+    }
+
     /// A duration such as `250ms`, `5s`, `2m`, `1h` (a bare number means seconds).
     public mutating func duration(env: String? = nil, flag: String? = nil, default value: Duration) -> Duration {
         guard let (text, source) = raw(env: env, flag: flag) else { return value }

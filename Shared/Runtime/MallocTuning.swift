@@ -11,4 +11,11 @@ public enum MallocTuning {
         guard getenv("MALLOC_ARENA_MAX") == nil else { return }
         _ = mallopt(M_ARENA_MAX, 1)
     }
+
+    /// Hands pages of freed memory back to the system (`malloc_trim`): state that is rewritten
+    /// all the time leaves free holes all over the heap, which stay resident otherwise. Costs a
+    /// walk of the heap (milliseconds); call it every few seconds, not per batch.
+    public static func releaseFreeMemory() {
+        _ = malloc_trim(0)
+    }
 }

@@ -1,4 +1,4 @@
-import IdentityCore
+@testable import IdentityCore
 import QL
 import Runtime
 import Testing
@@ -103,5 +103,65 @@ import Testing
         for profile in g.profiles.values {
             #expect(profile.jsonBytes(account: "acme \"co\"") == profile.json(account: "acme \"co\"").serializedBytes())
         }
+    }
+}
+
+/// Profiles are kept encoded (`ProfileCodec`) by default; the encoding must give back exactly
+/// the profile, and a graph must behave the same in either storage.
+@Suite struct ProfileStorageTests {
+    static func generatedGraph(seed: UInt64, storage: ProfileStore.Storage) -> IdentityGraph {
+        let specs = FastPathEquivalenceTests.specs
+        let schema = IdentitySchema(keys: [IdentityKey(field: "email", rank: 1), IdentityKey(field: "_uid", rank: 2, kind: .set, capacity: 3, onFull: .evictOldest),
+                                           IdentityKey(field: "device", rank: 3, kind: .set, capacity: 2, onFull: .reject)],
+                                    fields: specs.enumerated().map { FieldSpec(name: "f\($0.offset)", kind: $0.element.kind, mergeOp: $0.element.mergeOp) })
+        var g = IdentityGraph(account: "acme", schema: schema, storage: storage)
+        var r = FastPathEquivalenceTests.Rng(state: seed)
+        let odd = ["plain", "quote \" \\", "ünïcødé ✓", "", "a much longer value than fifteen bytes", "\u{0}nul"]
+        for i in 0..<400 {
+            var values: [String: QLValue] = [:]
+            for (n, spec) in specs.enumerated() where r.next(3) == 0 { values["f\(n)"] = FastPathEquivalenceTests.value(for: spec, &r) }
+            values["free\(r.next(3))"] = [QLValue.string(odd[r.next(odd.count)]), .number(Double(r.next(1000)) / 8 - 40), .int(Int64.min + Int64(r.next(3))),
+                                          .int(Int64.max - Int64(r.next(3))), .bool(r.next(2) == 0), .null, .time(-Int64(r.next(1_000_000)))][r.next(7)]
+            values["nested"] = .list([.int(Int64(r.next(9))), .map(["k": .list([.string(odd[r.next(odd.count)]), .time(Int64(r.next(99)))])]), .strings(["x", "y"])])
+            var ids = [Identifier("_uid", "c\(r.next(40))")]
+            if r.next(3) == 0 { ids.append(Identifier("email", "\(odd[r.next(odd.count)])\(r.next(20))@x")) }
+            if r.next(4) == 0 { ids.append(Identifier("device", "d\(r.next(30))")) }
+            _ = g.apply(MappedEvent(id: "e\(i)", stream: ["web", "crm \"x\"", "app"][r.next(3)], timeMs: 1_795_000_000_000 + Int64(r.next(100_000_000)) - 50_000_000,
+                                    identifiers: ids, values: values))
+        }
+        return g
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func encodingRoundTrips(seed: UInt64) {
+        let g = Self.generatedGraph(seed: seed, storage: .decoded)
+        #expect(g.profiles.count > 5)
+        #expect(g.profiles.values.contains { !$0.conflicts.isEmpty || !$0.merged.isEmpty })
+        for p in g.profiles.values {
+            #expect(ProfileCodec.decode(id: p.id, ProfileCodec.encode(p)) == p)
+        }
+    }
+
+    @Test(arguments: [4, 5] as [UInt64])
+    func compactAndDecodedGraphs_agree(seed: UInt64) {
+        let compact = Self.generatedGraph(seed: seed, storage: .compact)
+        let decoded = Self.generatedGraph(seed: seed, storage: .decoded)
+        #expect(compact.profiles == decoded.profiles)
+        #expect(compact.owner == decoded.owner)
+        #expect(compact.profiles.count == decoded.profiles.count)
+    }
+
+    /// A damaged buffer decodes to something (never traps).
+    @Test func damagedBuffers_decodeWithoutTrapping() {
+        let g = Self.generatedGraph(seed: 9, storage: .decoded)
+        let bytes = ProfileCodec.encode(g.profiles.values.max { $0.eventCount < $1.eventCount }!)
+        var r = FastPathEquivalenceTests.Rng(state: 3)
+        for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 40)) {
+            _ = ProfileCodec.decode(id: "p", Array(bytes.prefix(cut)))
+            var flipped = bytes
+            flipped[r.next(flipped.count)] ^= UInt8(1 + r.next(255))
+            _ = ProfileCodec.decode(id: "p", flipped)
+        }
+        _ = ProfileCodec.decode(id: "p", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
     }
 }

@@ -48,6 +48,15 @@ public struct FieldTable: Sendable, Equatable, Sequence, ExpressibleByDictionary
         }
     }
 
+    /// Appends a field whose name is ordered after every name present (decoding a table written
+    /// in order); anything else goes through the subscript.
+    mutating func appendInOrder(_ name: String, _ state: FieldState) {
+        if let last = entries.last, !(last.name < name) { self[name] = state; return }
+        entries.append(Entry(name: name, state: state))
+    }
+
+    mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
+
     /// The states by name.
     public func mapValues<T>(_ transform: (FieldState) throws -> T) rethrows -> [String: T] {
         var out: [String: T] = [:]

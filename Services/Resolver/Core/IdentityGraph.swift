@@ -97,7 +97,8 @@ public struct Resolution: Sendable, Equatable {
 public struct IdentityGraph: Sendable {
     public let account: String
     public var schema: IdentitySchema
-    public private(set) var profiles: [String: Profile] = [:]
+    /// The profiles, kept encoded (see `ProfileStore`).
+    public private(set) var profiles: ProfileStore
     public private(set) var owner: [Identifier: String] = [:]
     /// Per identity key: merges and conflicts it caused.
     public private(set) var mergesByKey: [String: Int] = [:]
@@ -112,9 +113,10 @@ public struct IdentityGraph: Sendable {
     /// per event even when everything is inside the window).
     private var pruneAtCount = 100_000
 
-    public init(account: String, schema: IdentitySchema) {
+    public init(account: String, schema: IdentitySchema, storage: ProfileStore.Storage = .compact) {
         self.account = account
         self.schema = schema
+        profiles = ProfileStore(storage: storage)
     }
 
     /// Event id fingerprints seen within the dedupe window, with their event times (snapshots).
@@ -133,7 +135,7 @@ public struct IdentityGraph: Sendable {
     /// Replaces the tables with restored ones (snapshots); the owner table follows the profiles.
     mutating func restoreTables(profiles: [String: Profile], merges: [String: Int], conflicts: [String: Int], withoutIdentity: Int,
                                 seen: [UInt64: Int64], newest: Int64) {
-        self.profiles = profiles
+        self.profiles = ProfileStore(profiles, storage: self.profiles.storage)
         owner = [:]
         for p in profiles.values {
             for (field, held) in p.identities { for h in held { owner[Identifier(field, h.value)] = p.id } }
@@ -154,15 +156,17 @@ public struct IdentityGraph: Sendable {
     /// erasure). Returns the deleted profile's id and last version.
     public mutating func delete(holding identifier: Identifier) -> (id: String, version: Int64)? {
         guard let id = owner[identifier], let profile = profiles.removeValue(forKey: id) else { return nil }
+        profiles.flush()
         for (field, held) in profile.identities {
             for h in held { owner[Identifier(field, h.value)] = nil }
         }
         return (id, profile.version)
     }
 
-    /// A deterministic id for a profile first anchored by `identifier`.
+    /// A deterministic id for a profile first anchored by `identifier`: 52 bits of its hash, so
+    /// the id fits in a String's inline storage (15 bytes; no allocation per profile).
     func newProfileID(_ identifier: Identifier) -> String {
-        var id = "p_" + String(Digest.hex(Digest.sha256(Array("\(account)/\(identifier.field)=\(identifier.value)".utf8))).prefix(20))
+        var id = "p_" + String(Digest.hex(Digest.sha256(Array("\(account)/\(identifier.field)=\(identifier.value)".utf8))).prefix(13))
         while profiles[id] != nil { id += "x" }
         return id
     }
@@ -242,6 +246,7 @@ public struct IdentityGraph: Sendable {
         result.outcome = .applied(profile: anchor)
         result.changed = [anchor]
         result.survivor = anchor
+        profiles.flush(keep: anchor)
         return result
     }
 

@@ -77,9 +77,9 @@ extension IdentityGraph {
     }
 
     /// Rebuilds a graph from `snapshot()`; nil if the document is not a valid snapshot.
-    public static func restore(_ j: JSONValue, schema: IdentitySchema) -> IdentityGraph? {
+    public static func restore(_ j: JSONValue, schema: IdentitySchema, storage: ProfileStore.Storage = .compact) -> IdentityGraph? {
         guard let account = j["account"]?.stringValue, let list = j["profiles"]?.arrayValue else { return nil }
-        var g = IdentityGraph(account: account, schema: schema)
+        var g = IdentityGraph(account: account, schema: schema, storage: storage)
         var profiles: [String: Profile] = [:]
         for pj in list {
             guard let id = pj["id"]?.stringValue, let created = pj["created"]?.intValue, let updated = pj["updated"]?.intValue,

@@ -1,0 +1,218 @@
+import QL
+
+/// A compact binary form of a profile, for keeping it in memory: varints, times as differences
+/// from the profile's creation. Tables are written in their iteration order (not canonical:
+/// compare decoded profiles, not bytes). Only this process writes and reads it (snapshots stay
+/// JSON), so there is no version negotiation; a damaged buffer decodes to defaults, never traps.
+enum ProfileCodec {
+    static func encode(_ p: Profile) -> [UInt8] {
+        var w = Writer()
+        w.out.reserveCapacity(256)
+        let base = p.createdMs
+        w.int(p.createdMs)
+        w.int(p.updatedMs &- base)
+        w.uint(UInt64(max(0, p.eventCount)))
+        w.int(p.version)
+        w.uint(UInt64(p.identities.count))
+        for (field, held) in p.identities {
+            w.string(field)
+            w.uint(UInt64(held.count))
+            for h in held {
+                w.string(h.value)
+                w.int(h.lastSeenMs &- base)
+            }
+        }
+        w.uint(UInt64(p.fields.count))
+        for (name, state) in p.fields {
+            w.string(name)
+            w.value(state.value, base)
+            w.int(state.timeMs &- base)
+            w.uint(UInt64(state.keyTimes.count))
+            for (k, t) in state.keyTimes {
+                w.string(k)
+                w.int(t &- base)
+            }
+            if let s = state.stream { w.out.append(1); w.string(s) } else { w.out.append(0) }
+            if let c = state.changedAtMs { w.out.append(1); w.int(c &- base) } else { w.out.append(0) }
+        }
+        w.uint(UInt64(p.streams.count))
+        for s in p.streams { w.string(s) }
+        w.uint(UInt64(p.conflicts.count))
+        for c in p.conflicts {
+            w.string(c.field)
+            w.string(c.value)
+        }
+        w.uint(UInt64(p.merged.count))
+        for m in p.merged { w.string(m) }
+        return w.out
+    }
+
+    static func decode(id: String, _ bytes: [UInt8]) -> Profile {
+        bytes.withUnsafeBufferPointer { decode(id: id, $0) }
+    }
+
+    static func decode(id: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Profile {
+        var r = Reader(bytes: bytes)
+        let base = r.int()
+        var p = Profile(id: id, createdMs: base, updatedMs: r.int() &+ base)
+        p.eventCount = Int(clamping: r.uint())
+        p.version = r.int()
+        let identityCount = r.count()
+        if identityCount > 0 { p.identities.reserveCapacity(identityCount) }
+        for _ in 0..<identityCount {
+            let field = r.string()
+            var held: [Profile.Held] = []
+            let n = r.count()
+            held.reserveCapacity(n)
+            for _ in 0..<n { held.append(Profile.Held(value: r.string(), lastSeenMs: r.int() &+ base)) }
+            p.identities[field] = held
+        }
+        let fieldCount = r.count()
+        p.fields.reserveCapacity(fieldCount)
+        for _ in 0..<fieldCount {
+            let name = r.string()
+            let value = r.value(base)
+            let time = r.int() &+ base
+            var keyTimes: [String: Int64] = [:]
+            let n = r.count()
+            if n > 0 {
+                keyTimes.reserveCapacity(n)
+                for _ in 0..<n { keyTimes[r.string()] = r.int() &+ base }
+            }
+            var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes)
+            if r.byte() == 1 { state.stream = r.string() }
+            if r.byte() == 1 { state.changedAtMs = r.int() &+ base }
+            p.fields.appendInOrder(name, state) // written in the table's order
+        }
+        for _ in 0..<r.count() { p.streams.insert(r.string()) }
+        for _ in 0..<r.count() { p.conflicts.append(Identifier(r.string(), r.string())) }
+        for _ in 0..<r.count() { p.merged.append(r.string()) }
+        return p
+    }
+
+    struct Writer {
+        var out: [UInt8] = []
+
+        mutating func uint(_ v: UInt64) {
+            var v = v
+            while v >= 0x80 {
+                out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+                v >>= 7
+            }
+            out.append(UInt8(v))
+        }
+
+        /// Zigzag, so small negative differences stay short.
+        mutating func int(_ v: Int64) { uint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
+
+        mutating func string(_ s: String) {
+            uint(UInt64(s.utf8.count))
+            out.append(contentsOf: s.utf8)
+        }
+
+        mutating func value(_ v: QLValue, _ base: Int64) {
+            switch v {
+            case .null: out.append(0)
+            case .int(let i): out.append(1); int(i)
+            case .number(let d):
+                out.append(2)
+                var bits = d.bitPattern
+                for _ in 0..<8 {
+                    out.append(UInt8(truncatingIfNeeded: bits))
+                    bits >>= 8
+                }
+            case .bool(let b): out.append(b ? 4 : 3)
+            case .string(let s): out.append(5); string(s)
+            case .time(let t): out.append(6); int(t &- base)
+            case .strings(let items):
+                out.append(7)
+                uint(UInt64(items.count))
+                for s in items { string(s) }
+            case .list(let items):
+                out.append(8)
+                uint(UInt64(items.count))
+                for item in items { value(item, base) }
+            case .map(let m):
+                out.append(9)
+                uint(UInt64(m.count))
+                for (k, item) in m {
+                    string(k)
+                    value(item, base)
+                }
+            }
+        }
+    }
+
+    struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var at = 0
+
+        mutating func byte() -> UInt8 {
+            guard at < bytes.count else { return 0 }
+            defer { at += 1 }
+            return bytes[at]
+        }
+
+        mutating func uint() -> UInt64 {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while at < bytes.count, shift < 64 {
+                let b = bytes[at]
+                at += 1
+                v |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return v }
+                shift += 7
+            }
+            return v
+        }
+
+        mutating func int() -> Int64 {
+            let u = uint()
+            return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
+        }
+
+        /// A count, never more than the bytes left (a damaged buffer cannot ask for a huge loop).
+        mutating func count() -> Int { Int(min(uint(), UInt64(bytes.count - min(at, bytes.count)))) }
+
+        mutating func string() -> String {
+            let n = count()
+            defer { at += n }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[at..<(at + n)]), as: UTF8.self)
+        }
+
+        mutating func value(_ base: Int64) -> QLValue {
+            switch byte() {
+            case 1: return .int(int())
+            case 2:
+                var bits: UInt64 = 0
+                for i in 0..<8 { bits |= UInt64(byte()) << (8 * UInt64(i)) }
+                return .number(Double(bitPattern: bits))
+            case 3: return .bool(false)
+            case 4: return .bool(true)
+            case 5: return .string(string())
+            case 6: return .time(int() &+ base)
+            case 7:
+                let n = count()
+                var items: [String] = []
+                items.reserveCapacity(n)
+                for _ in 0..<n { items.append(string()) }
+                return .strings(items)
+            case 8:
+                let n = count()
+                var items: [QLValue] = []
+                items.reserveCapacity(n)
+                for _ in 0..<n { items.append(value(base)) }
+                return .list(items)
+            case 9:
+                let n = count()
+                var m: [String: QLValue] = [:]
+                m.reserveCapacity(n)
+                for _ in 0..<n {
+                    let k = string()
+                    m[k] = value(base)
+                }
+                return .map(m)
+            default: return .null
+            }
+        }
+    }
+}
