@@ -165,3 +165,25 @@ import Testing
         _ = ProfileCodec.decode(id: "p", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
     }
 }
+
+@Suite struct SeenEventsTests {
+    /// The dedupe table behaves as a dictionary of fingerprint → time through growth and pruning.
+    @Test func behavesAsADictionary() {
+        var table = SeenEvents(minimumCapacity: 16)
+        var reference: [UInt64: Int64] = [:]
+        var r = FastPathEquivalenceTests.Rng(state: 11)
+        for step in 0..<20_000 {
+            let fp = r.next(5) == 0 ? UInt64(r.next(3)) : IdentityGraph.fingerprint("e\(r.next(6000))") // includes 0, 1 and 2
+            if table[fp] != reference[fp == 0 ? 1 : fp] { Issue.record("lookup differs at step \(step)"); return }
+            let t = Int64(step)
+            table[fp] = t
+            reference[fp == 0 ? 1 : fp] = t
+            if step % 5000 == 4999 {
+                table = table.keeping(from: t - 2000)
+                reference = reference.filter { $0.value >= t - 2000 }
+            }
+        }
+        #expect(table.count == reference.count)
+        #expect(table.entries == reference)
+    }
+}

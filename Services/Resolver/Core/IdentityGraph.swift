@@ -107,7 +107,7 @@ public struct IdentityGraph: Sendable {
     /// Event id fingerprints seen within the dedupe window, with their event times. Fingerprints,
     /// not ids: 16 bytes an event instead of the id's storage. A collision would drop one event as
     /// a duplicate; among 10 million events in one window the odds of any are about 3 in 10^6.
-    private var seenEvents: [UInt64: Int64] = [:]
+    private var seenEvents = SeenEvents()
     private var newestEventMs: Int64 = .min
     /// Prune the dedupe table when it grows past this (doubling, so pruning stays amortised O(1)
     /// per event even when everything is inside the window).
@@ -120,7 +120,7 @@ public struct IdentityGraph: Sendable {
     }
 
     /// Event id fingerprints seen within the dedupe window, with their event times (snapshots).
-    public var seenEventTimes: [UInt64: Int64] { seenEvents }
+    public var seenEventTimes: [UInt64: Int64] { seenEvents.entries }
 
     /// A stable 64-bit fingerprint of an event id (FNV-1a, then the SplitMix64 finaliser).
     public static func fingerprint(_ id: String) -> UInt64 {
@@ -143,7 +143,7 @@ public struct IdentityGraph: Sendable {
         mergesByKey = merges
         conflictsByKey = conflicts
         eventsWithoutIdentity = withoutIdentity
-        seenEvents = seen
+        seenEvents = SeenEvents(seen)
         newestEventMs = newest
     }
 
@@ -180,7 +180,7 @@ public struct IdentityGraph: Sendable {
             newestEventMs = event.timeMs
             if seenEvents.count > pruneAtCount {
                 let cutoff = newestEventMs - schema.dedupeWindowMs
-                seenEvents = seenEvents.filter { $0.value >= cutoff }
+                seenEvents = seenEvents.keeping(from: cutoff)
                 pruneAtCount = max(100_000, seenEvents.count * 2)
             }
         }
