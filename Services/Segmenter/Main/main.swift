@@ -21,7 +21,6 @@ if arguments.contains("--help") || arguments.contains("-h") {
     print(usage)
     exit(0)
 }
-MallocTuning.singleArena()
 var reader = ConfigReader(arguments: arguments)
 let common = DaemonConfig.read(from: &reader, defaultHTTPAddress: ":8082", instanceDefault: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 var settings = SegmenterSettings()
