@@ -139,7 +139,7 @@ for rate in rates:
                 uid = f"v{counter}"
                 counter += 1
                 sent[uid] = now
-                pid_of["p_" + hashlib.sha256(f"bench/_uid={uid}".encode()).hexdigest()[:20]] = uid
+                pid_of["p_" + hashlib.sha256(f"bench/_uid={uid}".encode()).hexdigest()[:13]] = uid  # as IdentityGraph.newProfileID
                 uids.append(uid)
                 lines.append(json.dumps({"_uid": uid, "url": "https://shop.example/pricing"}))
         conn.request("POST", "/collect/json/web?aid=bench", body="\n".join(lines), headers={"Authorization": "Bearer " + token})
