@@ -63,7 +63,7 @@ public struct EventRecord: Sendable, Equatable {
     }
 
     /// Reads a record written by us or by an outside producer.
-    public static func parse(_ bytes: [UInt8], fallbackID: String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
+    public static func parse(_ bytes: [UInt8], fallbackID: @autoclosure () -> String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
         let value: JSONValue
         do throws(JSONParseError) {
             value = try JSONParser().parse(bytes)
@@ -71,18 +71,18 @@ public struct EventRecord: Sendable, Equatable {
             throw .json(error)
         }
         guard case .object(let o) = value else { throw .field("event must be a JSON object") }
-        return try parse(object: o, fallbackID: fallbackID, fallbackTimestampMs: fallbackTimestampMs)
+        return try parse(object: o, fallbackID: fallbackID(), fallbackTimestampMs: fallbackTimestampMs)
     }
 
     /// Reads a record from its parsed JSON object.
-    public static func parse(object o: [String: JSONValue], fallbackID: String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
+    public static func parse(object o: [String: JSONValue], fallbackID: @autoclosure () -> String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
         if let v = o["v"], v.intValue != formatVersion { throw .field("unsupported format version \(v.serialized())") }
         guard let aid = o["aid"]?.stringValue, Identifier.accountProblem(aid) == nil else { throw .field("missing or invalid \"aid\"") }
         guard let stream = o["stream"]?.stringValue, Identifier.streamProblem(stream) == nil else { throw .field("missing or invalid \"stream\"") }
         guard case .object(let data)? = o["data"] else { throw .field("\"data\" must be an object") }
         let id: String
         switch o["id"] {
-        case nil, .null?: id = fallbackID
+        case nil, .null?: id = fallbackID()
         case .string(let s)? where !s.isEmpty && s.utf8.count <= 256: id = s
         case .int(let i)?: id = String(i)
         default: throw .field("\"id\" must be a non-empty string of at most 256 bytes")
