@@ -24,6 +24,8 @@ extension SegmenterApp {
             },
             startOffsets: { [self] tps in progress.startOffsets(tps, restore: restoreSnapshot) }))
         var lastSnapshot = clock()
+        var lastTrim = clock()
+        var busySinceTrim = false
         while !Task.isCancelled {
             if settings.dataDirectory != nil, clock() - lastSnapshot >= settings.snapshotIntervalMs {
                 writeSnapshots()
@@ -31,6 +33,13 @@ extension SegmenterApp {
             }
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
             await progress.learnCommitted(from: consumer)
+            // Freed memory goes back to the system every 30 s while busy, and once idle.
+            if (records.isEmpty && busySinceTrim) || clock() - lastTrim >= 30_000 {
+                lastTrim = clock()
+                busySinceTrim = false
+                MallocTuning.releaseFreeMemory()
+            }
+            busySinceTrim = busySinceTrim || !records.isEmpty
             var out: [ProducerRecord] = []
             var commits: [TopicPartition: Int64] = [:]
             let now = clock()
