@@ -20,8 +20,8 @@ public struct ResolverSettings: Sendable, ConsumerDaemonSettings {
     /// Threads that resolve a batch's accounts in parallel (`CDP_RESOLVER_THREADS`; default: the
     /// number of CPUs). Each account is resolved by one thread, in log order.
     public var threads = min(64, max(1, ProcessInfo.processInfo.activeProcessorCount))
-    /// How profiles are held (`CDP_RESOLVER_PROFILE_STORAGE`): `compact` (encoded, about a third
-    /// of the memory) or `decoded` (faster per event).
+    /// How profiles are held (`CDP_RESOLVER_PROFILE_STORAGE`): `compact` (encoded, about 40% of
+    /// the memory) or `decoded` (faster per event).
     public var profileStorage = ProfileStore.Storage.compact
     public init() {}
 }
