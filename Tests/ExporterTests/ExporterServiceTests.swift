@@ -127,9 +127,14 @@ final class ExporterHarness: @unchecked Sendable {
         tasks = app.services.map { s in Task { try await s.run() } }
     }
 
+    /// Stops the services in reverse order, each finished before the next is cancelled, as the
+    /// daemon's ServiceGroup does: the exporter records its last positions before the producer
+    /// closes (cancelling all at once raced the two and lost positions now and then).
     func stop() async {
-        for t in tasks { t.cancel() }
-        for t in tasks { _ = try? await t.value }
+        for t in tasks.reversed() {
+            t.cancel()
+            _ = try? await t.value
+        }
     }
 
     func send(_ records: [ProducerRecord]) async throws {
