@@ -67,11 +67,11 @@ extension QLValue {
             out.append(0x5D)
         case .map(let m):
             out.append(0x7B)
-            for (i, key) in m.keys.sorted().enumerated() {
+            for (i, entry) in m.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(0x2C) }
-                JSONText.appendQuoted(key, to: &out)
+                JSONText.appendQuoted(entry.key, to: &out)
                 out.append(0x3A)
-                m[key]!.writeJSON(to: &out)
+                entry.value.writeJSON(to: &out)
             }
             out.append(0x7D)
         case .null: out.append(contentsOf: "null".utf8)

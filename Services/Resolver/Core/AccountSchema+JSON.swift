@@ -116,8 +116,7 @@ extension Profile {
         key("id"); JSONText.appendQuoted(id, to: &out); out.append(0x2C)
         key("identities"); out.append(0x7B)
         var first = true
-        for field in identities.keys.sorted() {
-            let held = identities[field]!
+        for (field, held) in identities.sorted(by: { $0.key < $1.key }) {
             if held.isEmpty { continue }
             if !first { out.append(0x2C) }
             first = false
