@@ -151,7 +151,7 @@ extension ResolverApp {
         let shardOutputs = ParallelWork.run(parts: plan.count) { part in
             var out: [ProducerRecord] = []
             for shard in plan[part] {
-                out += resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) })
+                out += resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) }, in: state.shards[shard])
             }
             return out
         }
@@ -174,7 +174,8 @@ extension ResolverApp {
     }
 
     /// Resolves one shard's events in log order; returns what to publish.
-    func resolve(_ items: [(record: ConsumerRecord, live: Bool, parsed: Result<EventRecord, EventRecord.ParseError>)]) -> [ProducerRecord] {
+    func resolve(_ items: [(record: ConsumerRecord, live: Bool, parsed: Result<EventRecord, EventRecord.ParseError>)],
+                 in shard: Locked<ResolverStateData>) -> [ProducerRecord] {
         var out: [ProducerRecord] = []
         var schemas: [String: AccountSchema] = [:]
         var latest: [String: [UInt8]] = [:] // the last output per key in this batch
@@ -203,13 +204,13 @@ extension ResolverApp {
             switch EventMapper.map(event, schema: schema) {
             case .success(let m): mapped = m
             case .failure(.filtered):
-                state.withAccount(account) { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }
+                shard.withLock { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }
                 continue
             case .failure(let e):
                 if live { out.append(deadLetter(record, reason: "\(e)")) }
                 continue
             }
-            let (resolution, profiles) = state.withAccount(account) { s -> (Resolution, [Profile]) in
+            let (resolution, profiles) = shard.withLock { s -> (Resolution, [Profile]) in
                 s.accountPartition[account] = record.partition
                 // Mutated in place: copying the graph out of the dictionary would copy its tables.
                 if s.graphs[account] == nil { s.graphs[account] = IdentityGraph(account: account, schema: schema.identity, storage: settings.profileStorage) }

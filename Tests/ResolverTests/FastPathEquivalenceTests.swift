@@ -45,8 +45,8 @@ import Testing
         }
     }
 
-    /// `FieldMerge.update` (in place) equals `FieldMerge.apply` plus the change bookkeeping, for
-    /// in-order, tied and late events.
+    /// `FieldMerge.update` (in place) equals its plain definition `FieldMerge.applyTracked`
+    /// (`apply` plus the change bookkeeping), for in-order, tied and late events.
     @Test(arguments: Array(0..<specs.count))
     func inPlaceUpdateEqualsCombine(spec index: Int) {
         let spec = Self.specs[index]
@@ -66,16 +66,7 @@ import Testing
                 let v = Self.value(for: spec, &r)
                 let stream = "s\(step)"
                 FieldMerge.update(spec, &fast, v, at: t, stream: stream)
-                if var after = FieldMerge.apply(spec, reference, v, at: t) {
-                    if after.value != reference.value {
-                        after.stream = stream
-                        after.changedAtMs = t
-                    } else {
-                        after.stream = reference.stream
-                        after.changedAtMs = reference.changedAtMs
-                    }
-                    reference = after
-                }
+                reference = FieldMerge.applyTracked(spec, reference, v, at: t, stream: stream)
                 #expect(fast == reference, "\(spec.kind) \(spec.mergeOp) seed \(seed) step \(step)")
                 if fast != reference { return }
             }

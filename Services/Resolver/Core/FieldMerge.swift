@@ -100,12 +100,23 @@ public enum FieldMerge {
 
     /// Applies an event value to a profile's stored field in place (no copy of its sets and maps)
     /// and, when the value changes, records the stream and time of the change. Gives the same
-    /// state as `apply` followed by that bookkeeping (checked by a property test); the common
-    /// cases — an event newer than the field — are done in place, the rest through `combine`.
+    /// state as `applyTracked` (checked by a property test); the common cases — an event newer
+    /// than the field — are done in place, the rest through `combine`.
     public static func update(_ spec: FieldSpec, _ state: inout FieldState, _ raw: QLValue, at time: Int64, stream: String) {
         guard let value = coerce(raw, to: spec.kind) else { return }
         if time > state.timeMs, updateNewer(spec, &state, value, at: time, stream: stream) { return }
-        let before = state
+        state = combineTracked(spec, state, value, at: time, stream: stream)
+    }
+
+    /// The plain definition `update` follows: `apply`, then the stream and time of the change
+    /// when the value changed (else those of the stored state).
+    public static func applyTracked(_ spec: FieldSpec, _ stored: FieldState, _ raw: QLValue, at time: Int64, stream: String) -> FieldState {
+        guard let value = coerce(raw, to: spec.kind) else { return stored }
+        return combineTracked(spec, stored, value, at: time, stream: stream)
+    }
+
+    /// `combine` with an already coerced event value, plus the change bookkeeping.
+    static func combineTracked(_ spec: FieldSpec, _ before: FieldState, _ value: QLValue, at time: Int64, stream: String) -> FieldState {
         var after = combine(spec, before, FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time)))
         if after.value != before.value {
             after.stream = stream
@@ -114,7 +125,7 @@ public enum FieldMerge {
             after.stream = before.stream
             after.changedAtMs = before.changedAtMs
         }
-        state = after
+        return after
     }
 
     /// The first value of a field (nil when it cannot be coerced). Sets are kept ordered by last
