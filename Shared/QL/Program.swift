@@ -12,6 +12,13 @@ public struct QLProgram: Sendable {
 
     typealias Node = @Sendable (borrowing Frame) -> QLValue?
 
+    /// A node kept in an array. An array of bare closures holds them at their most general
+    /// abstraction, so every read wraps the closure in a freshly allocated thunk; a struct field
+    /// keeps it as it is (measured: 7 of the 12 allocations of a mapped event came from that).
+    struct Child: Sendable {
+        let run: Node
+    }
+
     /// What a compiled node reads: the record's slots and the clocks.
     public struct Frame {
         /// One record in slot order, or (when nil) row `row` of `columns`.
@@ -127,35 +134,35 @@ public struct QLProgram: Sendable {
                     return nil
                 }
             case .list(let items):
-                let nodes = try items.map { x throws(CompileError) in try compile(x) }
+                let nodes = try items.map { x throws(CompileError) in Child(run: try compile(x)) }
                 if items.allSatisfy({ if case .literal(.string) = $0 { true } else { false } }) {
                     let constant = QLValue.strings(items.map { if case .literal(.string(let s)) = $0 { s } else { "" } })
                     return { _ in constant }
                 }
                 return { f in
-                    let values = nodes.map { $0(f) }
+                    let values = nodes.map { $0.run(f) }
                     if values.allSatisfy({ if case .string = $0 { true } else { false } }) {
                         return .strings(values.map { if case .string(let s) = $0 { s } else { "" } })
                     }
                     return .list(values.compactMap { $0 })
                 }
             case .call("ifcase", let args):
-                let branches: [(Node?, Node)] = try args.map { arg throws(CompileError) in
-                    if case .call("ifcase.when", let pair) = arg { return (try compile(pair[1]), try compile(pair[0])) }
-                    return (nil, try compile(arg))
+                let branches: [(condition: Child?, value: Child)] = try args.map { arg throws(CompileError) in
+                    if case .call("ifcase.when", let pair) = arg { return (Child(run: try compile(pair[1])), Child(run: try compile(pair[0]))) }
+                    return (nil, Child(run: try compile(arg)))
                 }
                 return { f in
-                    for (condition, value) in branches {
-                        guard let condition else { return value(f) }
-                        if condition(f) == .bool(true) { return value(f) }
+                    for branch in branches {
+                        guard let condition = branch.condition else { return branch.value.run(f) }
+                        if condition.run(f) == .bool(true) { return branch.value.run(f) }
                     }
                     return nil
                 }
             case .call(let name, let args):
                 guard let builtin = Builtins.table[name] else { return { _ in nil } }
-                let nodes = try args.map { x throws(CompileError) in try compile(x) }
+                let nodes = try args.map { x throws(CompileError) in Child(run: try compile(x)) }
                 return { f in
-                    let values = nodes.map { $0(f) }
+                    let values = nodes.map { $0.run(f) }
                     return builtin.call(values, QLContext(fields: f.fields, messageTimeMs: f.messageTimeMs, nowMs: f.nowMs))
                 }
             case .not(let inner):
@@ -182,10 +189,10 @@ public struct QLProgram: Sendable {
                     }
                 }
             case .and(let children):
-                let nodes = try children.map { x throws(CompileError) in try compile(x) }
+                let nodes = try children.map { x throws(CompileError) in Child(run: try compile(x)) }
                 return { f in
                     for node in nodes {
-                        switch node(f) {
+                        switch node.run(f) {
                         case .bool(true)?: continue
                         case .bool(false)?: return .bool(false)
                         default: return nil
@@ -194,9 +201,9 @@ public struct QLProgram: Sendable {
                     return .bool(true)
                 }
             case .or(let children):
-                let nodes = try children.map { x throws(CompileError) in try compile(x) }
+                let nodes = try children.map { x throws(CompileError) in Child(run: try compile(x)) }
                 return { f in
-                    for node in nodes where node(f) == .bool(true) { return .bool(true) }
+                    for node in nodes where node.run(f) == .bool(true) { return .bool(true) }
                     return .bool(false)
                 }
             case .compare(let op, let l, let r):

@@ -4,18 +4,25 @@
 public struct QLSelectProgram: Sendable {
     public let slots: [String]
     let filter: QLProgram.Node?
-    let columns: [(name: String, guarded: QLProgram.Node?, expr: QLProgram.Node)]
+    let columns: [Column]
+
+    /// A struct, not a tuple: closures in an array of tuples are re-wrapped (allocated) on every read.
+    struct Column: Sendable {
+        let name: String
+        let guarded: QLProgram.Node?
+        let expr: QLProgram.Node
+    }
 
     /// Compiles `statement`; INCLUDEs are not allowed in mappings (they throw, and the caller
     /// evaluates the statement with the interpreter instead).
     public init(_ statement: SelectStatement) throws(QLProgram.CompileError) {
         var builder = QLProgram.Builder(includes: { _ in nil })
         if let f = statement.filter { filter = try builder.compile(f) } else { filter = nil }
-        var compiled: [(name: String, guarded: QLProgram.Node?, expr: QLProgram.Node)] = []
+        var compiled: [Column] = []
         for column in statement.columns {
             var guarded: QLProgram.Node?
             if let g = column.guardExpr { guarded = try builder.compile(g) }
-            compiled.append((column.name, guarded, try builder.compile(column.expr)))
+            compiled.append(Column(name: column.name, guarded: guarded, expr: try builder.compile(column.expr)))
         }
         columns = compiled
         slots = builder.slots
@@ -25,8 +32,7 @@ public struct QLSelectProgram: Sendable {
     public func row(_ fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
         let frame = QLProgram.Frame(values: slots.map { fields[$0] }, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
         if let filter, filter(frame) != .bool(true) { return nil }
-        var row: [String: QLValue] = [:]
-        row.reserveCapacity(columns.count)
+        var row = [String: QLValue](minimumCapacity: columns.count) // reserveCapacity would run unspecialised
         for column in columns {
             if let g = column.guarded, g(frame) != .bool(true) { continue }
             if let v = column.expr(frame) { row[column.name] = v }

@@ -41,10 +41,13 @@ public struct JSONParser {
         let bytes: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
         var index = 0
+        /// Members of the objects being read (innermost last).
+        var members: [(key: String, value: JSONValue)] = []
 
         init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
             self.bytes = bytes
             self.maxDepth = maxDepth
+            members.reserveCapacity(16) // one allocation for a typical event, not one per doubling
         }
 
         func error(_ message: String, at position: Int? = nil) -> JSONParseError {
@@ -99,12 +102,15 @@ public struct JSONParser {
         mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
             if depth > maxDepth { throw error("nesting deeper than \(maxDepth) levels") }
             index += 1
-            var out: [String: JSONValue] = [:]
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(out)
+                return .object([:])
             }
+            // Members gather on a stack shared by all nesting levels, so each object's table is
+            // made once at its final size (no rehashing while it grows).
+            let first = members.count
+            defer { members.removeSubrange(first...) }
             while true {
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input in object") }
@@ -114,7 +120,8 @@ public struct JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
                 index += 1
                 skipWhitespace()
-                out[key] = try value(depth: depth)
+                let value = try value(depth: depth)
+                members.append((key, value))
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input in object") }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -123,6 +130,8 @@ public struct JSONParser {
                 }
                 if bytes[index] == UInt8(ascii: "}") {
                     index += 1
+                    var out = [String: JSONValue](minimumCapacity: members.count - first)
+                    for i in first..<members.count { out[members[i].key] = members[i].value } // the last duplicate wins
                     return .object(out)
                 }
                 throw error("expected ',' or '}' in object")
@@ -160,14 +169,22 @@ public struct JSONParser {
             index += 1
             // Fast path: no escapes.
             var scan = index
+            var high: UInt8 = 0 // any byte >= 0x80 sets the top bit
             while scan < bytes.count {
                 let b = bytes[scan]
                 if b == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[index..<scan])
-                    guard let s = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8 in string", at: start) }
+                    let s: String
+                    if high < 0x80 {
+                        s = String(decoding: slice, as: UTF8.self) // ASCII: valid as it is
+                    } else {
+                        guard let v = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8 in string", at: start) }
+                        s = v
+                    }
                     index = scan + 1
                     return s
                 }
+                high |= b
                 if b == UInt8(ascii: "\\") { break }
                 if b < 0x20 { throw error("control character in string", at: scan) }
                 scan += 1
@@ -263,10 +280,28 @@ public struct JSONParser {
                 guard index < bytes.count, isDigit(bytes[index]) else { throw error("expected digits in exponent") }
                 while index < bytes.count, isDigit(bytes[index]) { index += 1 }
             }
+            if isInteger, let i = integer(start..<index) { return .int(i) }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            if isInteger, let i = Int64(text) { return .int(i) }
             guard let d = Double(text), d.isFinite else { throw error("number out of range", at: start) }
             return .double(d)
+        }
+
+        /// An integer's digits (already checked) as Int64, or nil when out of range.
+        func integer(_ range: Range<Int>) -> Int64? {
+            var i = range.lowerBound
+            let negative = bytes[i] == UInt8(ascii: "-")
+            if negative { i += 1 }
+            var v: Int64 = 0
+            while i < range.upperBound {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                // Accumulated negatively so that Int64.min fits.
+                let (d, o2) = m.subtractingReportingOverflow(Int64(bytes[i] &- UInt8(ascii: "0")))
+                if o1 || o2 { return nil }
+                v = d
+                i += 1
+            }
+            if negative { return v }
+            return v == .min ? nil : -v
         }
 
         func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }

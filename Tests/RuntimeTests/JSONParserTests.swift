@@ -13,6 +13,10 @@ import Testing
         ("-12", .int(-12)),
         ("9223372036854775807", .int(Int64.max)),
         ("9223372036854775808", .double(9_223_372_036_854_775_808)),
+        ("-9223372036854775808", .int(Int64.min)),
+        ("-9223372036854775809", .double(-9_223_372_036_854_775_809)),
+        ("-0", .int(0)),
+        ("99999999999999999999", .double(1e20)),
         ("1.5", .double(1.5)),
         ("-0.25e2", .double(-25)),
         ("1E3", .double(1000)),
@@ -21,6 +25,9 @@ import Testing
         ("\"héllo\"", .string("héllo")),
         ("{\"a\":[1,{\"b\":null}],\"c\":\"d\"}", .object(["a": .array([.int(1), .object(["b": .null])]), "c": .string("d")])),
         ("{\"k\":1,\"k\":2}", .object(["k": .int(2)])),
+        ("{\"a\":{\"k\":1,\"k\":{\"x\":[{\"y\":1,\"y\":3}]}},\"b\":2,\"a2\":{}}",
+         .object(["a": .object(["k": .object(["x": .array([.object(["y": .int(3)])])])]), "b": .int(2), "a2": .object([:])])),
+        ("\"café \\u00e9\"", .string("café é")),
     ])
     func valid(text: String, expected: JSONValue) throws {
         #expect(try JSONParser().parse(text) == expected)

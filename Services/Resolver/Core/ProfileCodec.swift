@@ -58,7 +58,7 @@ enum ProfileCodec {
         p.eventCount = Int(clamping: r.uint())
         p.version = r.int()
         let identityCount = r.count()
-        if identityCount > 0 { p.identities.reserveCapacity(identityCount) }
+        if identityCount > 0 { p.identities = [String: [Profile.Held]](minimumCapacity: identityCount) } // not reserveCapacity: that one runs unspecialised
         for _ in 0..<identityCount {
             let field = r.string()
             var held: [Profile.Held] = []
@@ -73,10 +73,9 @@ enum ProfileCodec {
             let name = r.string()
             let value = r.value(base)
             let time = r.int() &+ base
-            var keyTimes: [String: Int64] = [:]
             let n = r.count()
+            var keyTimes = n > 0 ? [String: Int64](minimumCapacity: n) : [:]
             if n > 0 {
-                keyTimes.reserveCapacity(n)
                 for _ in 0..<n { keyTimes[r.string()] = r.int() &+ base }
             }
             var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes)
@@ -204,8 +203,7 @@ enum ProfileCodec {
                 return .list(items)
             case 9:
                 let n = count()
-                var m: [String: QLValue] = [:]
-                m.reserveCapacity(n)
+                var m = [String: QLValue](minimumCapacity: n)
                 for _ in 0..<n {
                     let k = string()
                     m[k] = value(base)

@@ -11,8 +11,10 @@ public struct ProfileStore: Sendable, Equatable {
     public let storage: Storage
     private var decoded: [String: Profile] = [:]
     private var encoded: [String: [UInt8]] = [:]
-    /// Decoded profiles of the event being applied (compact mode); nil marks one deleted.
-    private var working: [String: Profile?] = [:]
+    /// Decoded profiles of the event being applied (compact mode); nil marks one deleted. An
+    /// event touches one or two profiles: a short array, searched linearly (a dictionary's
+    /// in-place access allocates a coroutine frame on each use).
+    private var working: [(id: String, profile: Profile?)] = []
     /// The profile flushed last, still decoded (the daemon reads it right after `apply`).
     private var recent: Profile?
 
@@ -54,19 +56,34 @@ public struct ProfileStore: Sendable, Equatable {
     public subscript(id: String) -> Profile? {
         get {
             if storage == .decoded { return decoded[id] }
-            if let w = working[id] { return w }
+            if let i = workingIndex(id) { return working[i].profile }
             if let recent, recent.id == id { return recent }
             return encoded[id].map { ProfileCodec.decode(id: id, $0) }
         }
         set {
-            if storage == .decoded { decoded[id] = newValue } else { working[id] = .some(newValue) }
+            if storage == .decoded {
+                decoded[id] = newValue
+            } else if let i = workingIndex(id) {
+                working[i].profile = newValue
+            } else {
+                working.append((id, newValue))
+            }
         }
         _modify {
             if storage == .decoded {
                 yield &decoded[id]
             } else {
-                if working[id] == nil { working[id] = .some(self[id]) }
-                yield &working[id]!
+                let i: Int
+                if let w = workingIndex(id) {
+                    i = w
+                } else if recent?.id == id {
+                    working.append((id, recent.take())) // moved, not shared: changing it copies nothing
+                    i = working.count - 1
+                } else {
+                    working.append((id, self[id]))
+                    i = working.count - 1
+                }
+                yield &working[i].profile
             }
         }
     }
@@ -81,12 +98,16 @@ public struct ProfileStore: Sendable, Equatable {
     /// Writes the working set back (encoded); `keep` stays decoded for the next read.
     public mutating func flush(keep: String? = nil) {
         guard !working.isEmpty else { return }
-        if let r = recent, working[r.id] != nil { recent = nil }
+        if let r = recent, workingIndex(r.id) != nil { recent = nil }
         for (id, p) in working {
             encoded[id] = p.map(ProfileCodec.encode)
             if id == keep, let p { recent = p }
         }
         working.removeAll(keepingCapacity: true)
+    }
+
+    private func workingIndex(_ id: String) -> Int? {
+        working.firstIndex { $0.id == id }
     }
 
     /// Same profiles (compared decoded: the encoding is not canonical), whatever the storage.
