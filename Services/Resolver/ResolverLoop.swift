@@ -147,30 +147,16 @@ extension ResolverApp {
             case .failure(let error): if live[i] { out.records.append(deadLetter(records[i], reason: "\(error)")) }
             }
         }
-        let plan = Self.share(groups.map(\.count), threads: settings.threads)
-        let shardOutputs = ParallelWork.run(parts: plan.count) { part in
-            var out: [ProducerRecord] = []
-            for shard in plan[part] {
-                out += resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) }, in: state.shards[shard])
-            }
-            return out
+        // Shards with events, largest first, claimed by the threads one at a time (what a shard
+        // costs is not known in advance); outputs are joined in shard order, so they do not
+        // depend on which thread resolved what.
+        let busy = groups.indices.filter { !groups[$0].isEmpty }.sorted { (groups[$0].count, $1) > (groups[$1].count, $0) }
+        let shardOutputs = ParallelWork.claiming(busy, slots: groups.count, threads: settings.threads) { shard in
+            resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) }, in: state.shards[shard])
         }
-        for records in shardOutputs { out.records += records }
+        for case let records? in shardOutputs { out.records += records }
         progress.advance(pastAll: records)
         return out
-    }
-
-    /// Shards shared out among threads so that each gets about as many events (largest first,
-    /// each to the least loaded thread); shard indices per thread.
-    static func share(_ sizes: [Int], threads: Int) -> [[Int]] {
-        var parts = [[Int]](repeating: [], count: max(1, min(threads, sizes.count)))
-        var load = [Int](repeating: 0, count: parts.count)
-        for shard in sizes.indices.sorted(by: { (sizes[$0], $1) > (sizes[$1], $0) }) where sizes[shard] > 0 {
-            let least = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
-            parts[least].append(shard)
-            load[least] += sizes[shard]
-        }
-        return parts
     }
 
     /// Resolves one shard's events in log order; returns what to publish.

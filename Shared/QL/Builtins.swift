@@ -276,8 +276,9 @@ public enum Builtins {
         t["domain"] = string1 { s in WebFunctions.split(s).flatMap { WebFunctions.registrableDomain($0.host.lowercased()) }.map(QLValue.string) }
         t["path"] = string1 { s in
             // A bare path ("/a/b") is a path, not a host.
-            if s.hasPrefix("/") && !s.hasPrefix("//") { return .string(String(s.lowercased().prefix { $0 != "?" && $0 != "#" })) }
-            return WebFunctions.split(s.lowercased()).map { .string($0.path) }
+            let s = WebFunctions.lowercased(s)
+            if s.hasPrefix("/") && !s.hasPrefix("//") { return .string(String(s.prefix { $0 != "?" && $0 != "#" })) }
+            return WebFunctions.split(s).map { .string($0.path) }
         }
         t["qs"] = fn(2...2) { a, _ in
             guard let s = str(a[0]), let k = str(a[1]) else { return nil }
@@ -349,6 +350,12 @@ enum WebFunctions {
     }
 
     /// (host, path, query) split by hand — the hot builtins (host, path) avoid URLComponents.
+    /// `s.lowercased()`, without the copy when `s` is ASCII with no capitals (most URLs).
+    static func lowercased(_ s: String) -> String {
+        for b in s.utf8 where b >= 0x80 || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) { return s.lowercased() }
+        return s
+    }
+
     static func split(_ text: String) -> (host: String, path: String, query: String)? {
         // Byte scans (every delimiter is ASCII, so byte positions are character boundaries):
         // this runs for every page view of the default web mapping.

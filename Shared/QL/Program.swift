@@ -106,6 +106,8 @@ public struct QLProgram: Sendable {
         let includes: (String) -> FilterStatement?
         var slots: [String] = []
         var stack: [String] = []
+        /// Whether a builtin reads the whole record (`match`), not just the slots.
+        var readsWholeRecord = false
 
         mutating func slot(_ name: String) -> Int {
             if let i = slots.firstIndex(of: name) { return i }
@@ -160,6 +162,7 @@ public struct QLProgram: Sendable {
                 }
             case .call(let name, let args):
                 guard let builtin = Builtins.table[name] else { return { _ in nil } }
+                if name == "match" { readsWholeRecord = true }
                 let nodes = try args.map { x throws(CompileError) in Child(run: try compile(x)) }
                 return { f in
                     let values = nodes.map { $0.run(f) }

@@ -42,7 +42,7 @@ extension QLValue {
     /// Appends the bytes `json.serializedBytes()` would give, without building the JSON tree.
     public func writeJSON(to out: inout [UInt8]) {
         switch self {
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): JSONText.appendInt(i, to: &out)
         case .number(let d):
             if d.isFinite { JSONValue.appendDouble(d, to: &out) } else { out.append(contentsOf: "null".utf8) }
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)

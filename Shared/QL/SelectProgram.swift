@@ -3,6 +3,8 @@
 /// `QLEvaluator.select` — the same compiled nodes, the same operator and builtin functions.
 public struct QLSelectProgram: Sendable {
     public let slots: [String]
+    /// Whether the statement reads the whole record (`match`); otherwise the slots are enough.
+    public let readsWholeRecord: Bool
     let filter: QLProgram.Node?
     let columns: [Column]
 
@@ -26,11 +28,18 @@ public struct QLSelectProgram: Sendable {
         }
         columns = compiled
         slots = builder.slots
+        readsWholeRecord = builder.readsWholeRecord
     }
 
     /// The row for one record (nil when the WHERE does not hold), like `QLEvaluator.select`.
     public func row(_ fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
-        let frame = QLProgram.Frame(values: slots.map { fields[$0] }, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
+        row(slotValues: slots.map { fields[$0] }, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
+    }
+
+    /// The row from the record's values in slot order; `fields` (the whole record) is read only
+    /// when `readsWholeRecord`.
+    public func row(slotValues: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
+        let frame = QLProgram.Frame(values: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
         if let filter, filter(frame) != .bool(true) { return nil }
         var row = [String: QLValue](minimumCapacity: columns.count) // reserveCapacity would run unspecialised
         for column in columns {

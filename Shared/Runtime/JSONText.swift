@@ -4,6 +4,16 @@ extension JSONText {
         out.append(0x22)
         var s = s
         s.withUTF8 { bytes in
+            // Most strings need no escape at all: one scan, one copy.
+            var plain = true
+            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0xE2 {
+                plain = false
+                break
+            }
+            if plain {
+                out.append(contentsOf: bytes)
+                return
+            }
             var runStart = 0
             for i in 0..<bytes.count {
                 let b = bytes[i]
@@ -41,6 +51,25 @@ extension JSONText {
 /// Minimal JSON text helpers used where building a `JSONSerialization` object would be wasteful
 /// (log lines, metrics, hot response paths).
 public enum JSONText {
+    /// The decimal digits of `v` (no String on the way).
+    public static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+        if v >= 0 && v < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(v))
+            return
+        }
+        var magnitude = v.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = 0
+            while magnitude > 0 {
+                digits[19 - n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                n += 1
+            }
+            if v < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - n)...]))
+        }
+    }
+
     /// `s` as a JSON string literal, quotes included, with every control character escaped.
     public static func quote(_ s: String) -> String {
         var out = "\""

@@ -20,7 +20,7 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): JSONText.appendInt(i, to: &out)
         case .double(let d): out.append(contentsOf: Self.format(d).utf8)
         case .string(let s): JSONText.appendQuoted(s, to: &out)
         case .array(let a):

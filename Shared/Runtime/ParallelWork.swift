@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// CPU-bound work spread over a few threads (Dispatch's worker pool, not Swift concurrency's
 /// cooperative threads). The caller blocks until every part is done; small inputs run inline.
@@ -27,5 +28,24 @@ public enum ParallelWork {
         return run(parts: parts) { part in
             (part * chunk..<min(count, (part + 1) * chunk)).map(body)
         }.flatMap { $0 }
+    }
+
+    /// `body(item)` for each of `items` (indices below `slots`) on up to `threads` threads. Items
+    /// are claimed one at a time in the order given, so a thread that finishes early takes the
+    /// next one (put the largest first); results are indexed by item, whoever ran it.
+    public static func claiming<T>(_ items: [Int], slots: Int, threads: Int, _ body: (Int) -> T) -> [T?] {
+        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: slots)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        nonisolated(unsafe) let out = results // each item is claimed once: one writer per slot
+        let next = Atomic<Int>(0)
+        _ = run(parts: max(1, min(threads, items.count))) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < items.count else { return 0 }
+                out[items[i]] = body(items[i])
+            }
+        }
+        return Array(results)
     }
 }

@@ -50,6 +50,28 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
         #expect(schema.mappings.keys.sorted() == ["crm", "shop"])
     }
 
+    @Test func compiledMappings_readOnlyTheirFields_unlessMatchReadsTheWholeRecord() throws {
+        let schema = try AccountSchema(identity: IdentitySchema(keys: [IdentityKey(field: "email", rank: 1)]), mappingText: """
+        SELECT email, match("utm_") AS utm KIND map[string]string MERGEOP latestmap, campaign.name AS campaign, toint(n) AS n
+        FROM ads INTO user BY email ALIAS ads
+        """)
+        #expect(schema.programs["ads"]?.first??.readsWholeRecord == true)
+        #expect(AccountSchema.defaultSchema().programs["web"]?.first??.readsWholeRecord == false)
+        let event = rawEvent("ads", ["email": "a@x.com", "utm_source": "news", "utm_medium": "mail", "other": 1,
+                                     "campaign": ["name": "spring"], "n": "7", "bad": ["$time": "not a time"]])
+        guard case .success(let m) = EventMapper.map(event, schema: schema) else {
+            Issue.record("mapping failed")
+            return
+        }
+        #expect(m.values["utm"] == .map(["source": .string("news"), "medium": .string("mail")]))
+        #expect(m.values["campaign"] == .string("spring"))
+        #expect(m.values["n"] == .int(7))
+        // The same statement in the interpreter gives the same row.
+        let statement = try #require(schema.mappings["ads"]?.first)
+        let row = QLEvaluator.select(statement, QLContext(fields: EventMapper.fields(event.data), messageTimeMs: event.timestampMs, nowMs: event.timestampMs))
+        #expect(row?["utm"] == m.values["utm"] && row?["campaign"] == m.values["campaign"] && row?["n"] == m.values["n"])
+    }
+
     @Test(arguments: [
         (#"{"identity_keys":[]}"#, "identity_keys must be a non-empty list"),
         (#"{"identity_keys":[{"field":"email","rank":0}]}"#, "identity_keys[0].rank must be an integer ≥ 1"),

@@ -84,6 +84,23 @@ import Testing
         #expect(try JSONParser().parse(value.serialized()) == value)
     }
 
+    @Test(arguments: [0, 7, 9, 10, -1, -9, -10, 1_795_000_000_000, Int64.max, Int64.min, Int64.min + 1])
+    func integers_writtenAsDecimalDigits(value: Int64) {
+        var out: [UInt8] = [0x5B]
+        JSONText.appendInt(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "[" + String(value))
+    }
+
+    @Test(arguments: ["", "plain ascii", "é and 😀", "quote \" back \\ slash", "line\nbreak\ttab\u{1}", "js \u{2028} \u{2029} end", "\u{e2}\u{80}"])
+    func quotedStrings_roundTrip_andEscapeWhatJSONAndJavaScriptNeed(text: String) throws {
+        var out: [UInt8] = []
+        JSONText.appendQuoted(text, to: &out)
+        let written = String(decoding: out, as: UTF8.self)
+        #expect(try JSONParser().parse(out) == .string(text))
+        #expect(!written.contains("\u{2028}") && !written.contains("\u{2029}") && !written.utf8.contains { $0 < 0x20 })
+        #expect(written == JSONText.quote(text))
+    }
+
     @Test func serialize_sortsKeysForStableBytes() {
         let v: JSONValue = ["z": 1, "a": 2, "m": ["y": true, "b": nil]]
         #expect(v.serialized() == #"{"a":2,"m":{"b":null,"y":true},"z":1}"#)

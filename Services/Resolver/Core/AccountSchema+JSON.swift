@@ -79,7 +79,7 @@ extension Profile {
     /// goes through here; building the JSON tree first cost more than resolving the event).
     public func jsonBytes(account: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
+        out.reserveCapacity(1536) // a typical web profile fits: no regrowth and copy on the way
         func key(_ k: StaticString) {
             out.append(0x22)
             out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
@@ -127,9 +127,9 @@ extension Profile {
         out.append(0x7D); out.append(0x2C)
         key("merged"); strings(merged); out.append(0x2C)
         key("meta"); out.append(0x7B)
-        key("_num_conflicts"); out.append(contentsOf: String(conflicts.count).utf8); out.append(0x2C)
+        key("_num_conflicts"); JSONText.appendInt(Int64(conflicts.count), to: &out); out.append(0x2C)
         key("conflicts"); strings(conflicts.lazy.map(\.description)); out.append(0x2C)
-        key("events"); out.append(contentsOf: String(eventCount).utf8); out.append(0x2C)
+        key("events"); JSONText.appendInt(Int64(eventCount), to: &out); out.append(0x2C)
         key("streams"); strings(streams.sorted()); out.append(0x2C)
         key("unhealthy"); out.append(contentsOf: (isUnhealthy ? "true" : "false").utf8)
         out.append(0x7D); out.append(0x2C)
@@ -143,7 +143,7 @@ extension Profile {
         out.append(0x7D); out.append(0x2C)
         key("updated"); time(updatedMs); out.append(0x2C)
         key("v"); out.append(0x31); out.append(0x2C)
-        key("version"); out.append(contentsOf: String(version).utf8)
+        key("version"); JSONText.appendInt(version, to: &out)
         out.append(0x7D)
         return out
     }

@@ -128,7 +128,13 @@ public enum EventMapper {
 
     /// Maps one event. Date math and `now()` use the event's own time, never the wall clock.
     public static func map(_ event: EventRecord, schema: AccountSchema) -> Result<MappedEvent, Failure> {
-        let context = QLContext(fields: fields(event.data), messageTimeMs: event.timestampMs, nowMs: event.timestampMs)
+        // The whole record as values only where something reads it all: compiled mappings read
+        // just their slots, converted one by one.
+        var converted: [String: QLValue]?
+        func context() -> QLContext {
+            if converted == nil { converted = fields(event.data) }
+            return QLContext(fields: converted!, messageTimeMs: event.timestampMs, nowMs: event.timestampMs)
+        }
         var identifiers: [Identifier] = []
         var values: [String: QLValue] = [:]
         if let statements = schema.mappings[event.stream] {
@@ -136,10 +142,13 @@ public enum EventMapper {
             let compiled = schema.programs[event.stream]
             for (i, statement) in statements.enumerated() {
                 let selected: [String: QLValue]?
-                if let program = compiled?[i] ?? nil {
-                    selected = program.row(context.fields, nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
+                if let program = compiled?[i] ?? nil, !program.readsWholeRecord {
+                    let values = program.slots.map { event.data[$0].flatMap(QLValue.init(json:)) }
+                    selected = program.row(slotValues: values, fields: [:], nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
+                } else if let program = compiled?[i] ?? nil {
+                    selected = program.row(context().fields, nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
                 } else {
-                    selected = QLEvaluator.select(statement, context)
+                    selected = QLEvaluator.select(statement, context())
                 }
                 guard var row = selected else { continue }
                 anyRow = true
@@ -154,6 +163,7 @@ public enum EventMapper {
             if !anyRow { return .failure(.filtered) }
         } else {
             // No mapping for this stream: identities by name, other top-level scalars as latest.
+            let context = context()
             for (name, value) in context.fields {
                 if schema.identity.key(name) != nil || AccountSchema.defaultIdentityFields.contains(name) {
                     guard schema.identity.key(name) != nil else { continue }

@@ -50,7 +50,7 @@ public struct FieldTable: Sendable, Equatable, Sequence, ExpressibleByDictionary
 
     /// Appends a field whose name is ordered after every name present (decoding a table written
     /// in order); anything else goes through the subscript.
-    mutating func appendInOrder(_ name: String, _ state: FieldState) {
+    mutating func appendInOrder(_ name: String, _ state: consuming FieldState) {
         if let last = entries.last, !(last.name < name) { self[name] = state; return }
         entries.append(Entry(name: name, state: state))
     }

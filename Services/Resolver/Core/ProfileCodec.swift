@@ -23,8 +23,9 @@ enum ProfileCodec {
             }
         }
         w.uint(UInt64(p.fields.count))
-        for (name, state) in p.fields {
-            w.string(name)
+        for i in 0..<p.fields.count {
+            w.string(p.fields.name(at: i))
+            let state = p.fields[at: i]
             w.value(state.value, base)
             w.int(state.timeMs &- base)
             w.uint(UInt64(state.keyTimes.count))
@@ -105,8 +106,11 @@ enum ProfileCodec {
         mutating func int(_ v: Int64) { uint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
 
         mutating func string(_ s: String) {
-            uint(UInt64(s.utf8.count))
-            out.append(contentsOf: s.utf8)
+            var s = s
+            s.withUTF8 { bytes in
+                uint(UInt64(bytes.count))
+                out.append(contentsOf: bytes)
+            }
         }
 
         mutating func value(_ v: QLValue, _ base: Int64) {
