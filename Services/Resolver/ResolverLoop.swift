@@ -182,8 +182,13 @@ extension ResolverApp {
                 handleCommand(event, live: live, emit: emit)
                 continue
             }
-            let schema = schemas[account] ?? self.schema(for: account)
-            schemas[account] = schema
+            let schema: AccountSchema
+            if let known = schemas[account] {
+                schema = known
+            } else {
+                schema = self.schema(for: account)
+                schemas[account] = schema
+            }
             let mapped: MappedEvent
             switch EventMapper.map(event, schema: schema) {
             case .success(let m): mapped = m
@@ -194,13 +199,13 @@ extension ResolverApp {
                 if live { out.append(deadLetter(record, reason: "\(e)")) }
                 continue
             }
+            let storage = settings.profileStorage
             let (resolution, profiles) = shard.withLock { s -> (Resolution, [Profile]) in
-                s.accountPartition[account] = record.partition
-                // Mutated in place: copying the graph out of the dictionary would copy its tables.
-                if s.graphs[account] == nil { s.graphs[account] = IdentityGraph(account: account, schema: schema.identity, storage: settings.profileStorage) }
-                if s.graphs[account]!.schema != schema.identity { s.graphs[account]!.schema = schema.identity }
-                let r = s.graphs[account]!.apply(mapped)
-                let changed = live ? r.changed.compactMap { s.graphs[account]!.profiles[$0] } : []
+                if s.accountPartition[account] != record.partition { s.accountPartition[account] = record.partition }
+                // One in-place access: copying the graph out of the dictionary would copy its
+                // tables, and each lookup hashes the account again.
+                let (r, changed) = Self.apply(mapped, to: &s.graphs[account, default: IdentityGraph(account: account, schema: schema.identity, storage: storage)],
+                                              schema: schema.identity, live: live)
                 s.streams[account, default: [:]][event.stream, default: StreamStats()].note(event, withoutIdentity: r.outcome == .noIdentifier)
                 return (r, changed)
             }
@@ -216,6 +221,14 @@ extension ResolverApp {
         out.reserveCapacity(out.count + order.count)
         for key in order { out.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: latest[key] ?? [])) }
         return out
+    }
+
+    /// Applies one mapped event to its account's graph; returns the resolution and, for live
+    /// records, the profiles it changed (to publish).
+    static func apply(_ mapped: MappedEvent, to graph: inout IdentityGraph, schema: IdentitySchema, live: Bool) -> (Resolution, [Profile]) {
+        if graph.schema != schema { graph.schema = schema }
+        let r = graph.apply(mapped)
+        return (r, live ? r.changed.compactMap { graph.profiles[$0] } : [])
     }
 
     /// Commands that must be ordered with the events travel on cdp.events in this stream.

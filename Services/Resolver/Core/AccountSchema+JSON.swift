@@ -116,7 +116,7 @@ extension Profile {
         key("id"); JSONText.appendQuoted(id, to: &out); out.append(0x2C)
         key("identities"); out.append(0x7B)
         var first = true
-        for (field, held) in identities.sorted(by: { $0.key < $1.key }) {
+        for (field, held) in identities { // in name order
             if held.isEmpty { continue }
             if !first { out.append(0x2C) }
             first = false

@@ -1,72 +1,89 @@
-/// A profile's fields: name → state, kept in one array sorted by name. A profile holds a handful
-/// of fields, and a hash table for them cost several times their size (memory per profile is
-/// what bounds how many profiles a resolver holds).
-public struct FieldTable: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+/// A profile's fields: name → state.
+public typealias FieldTable = SortedTable<FieldState>
+
+/// A profile's identifiers: identity field → values held.
+public typealias IdentityTable = SortedTable<[Profile.Held]>
+
+/// A small name → value table kept in one array sorted by name. A profile holds a handful of
+/// fields and identity keys; a hash table for them cost several times their size (memory per
+/// profile bounds how many profiles a resolver holds), one more allocation each time a profile
+/// is decoded, and a hash of the name on every access.
+public struct SortedTable<Value: Sendable & Equatable>: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     struct Entry: Sendable, Equatable {
         var name: String
-        var state: FieldState
+        var value: Value
     }
     private var entries: [Entry] = []
 
     public init() {}
 
-    public init(dictionaryLiteral elements: (String, FieldState)...) {
-        for (name, state) in elements { self[name] = state }
+    public init(dictionaryLiteral elements: (String, Value)...) {
+        for (name, value) in elements { self[name] = value }
     }
 
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
     /// The names, in order.
     public var keys: [String] { entries.map(\.name) }
+    /// The values, in name order.
+    public var values: [Value] { entries.map(\.value) }
 
-    /// The position of `name`, if the profile has the field.
+    /// The position of `name`, if present.
     public func index(forKey name: String) -> Int? {
         let i = insertionPoint(name)
         return i < entries.count && entries[i].name == name ? i : nil
     }
 
-    /// The state at a position (changed in place through `_modify`).
-    public subscript(at i: Int) -> FieldState {
-        get { entries[i].state }
-        _modify { yield &entries[i].state }
+    /// The value at a position (changed in place through `_modify`).
+    public subscript(at i: Int) -> Value {
+        get { entries[i].value }
+        _modify { yield &entries[i].value }
     }
 
     /// The name at a position.
     public func name(at i: Int) -> String { entries[i].name }
 
-    public subscript(name: String) -> FieldState? {
-        get { index(forKey: name).map { entries[$0].state } }
+    public subscript(name: String) -> Value? {
+        get { index(forKey: name).map { entries[$0].value } }
         set {
             let i = insertionPoint(name)
             let present = i < entries.count && entries[i].name == name
             switch (present, newValue) {
-            case (true, let state?): entries[i].state = state
+            case (true, let value?): entries[i].value = value
             case (true, nil): entries.remove(at: i)
-            case (false, let state?): entries.insert(Entry(name: name, state: state), at: i)
+            case (false, let value?): entries.insert(Entry(name: name, value: value), at: i)
             case (false, nil): break
             }
         }
+        _modify {
+            // The value is moved out while it is changed (no second reference, so no copy), then
+            // put back unless it became nil.
+            let i = insertionPoint(name)
+            var value = i < entries.count && entries[i].name == name ? entries.remove(at: i).value : nil
+            defer { if let v = value { entries.insert(Entry(name: name, value: v), at: i) } }
+            yield &value
+        }
     }
 
-    /// Appends a field whose name is ordered after every name present (decoding a table written
+    /// Appends an entry whose name is ordered after every name present (decoding a table written
     /// in order); anything else goes through the subscript.
-    mutating func appendInOrder(_ name: String, _ state: consuming FieldState) {
-        if let last = entries.last, !(last.name < name) { self[name] = state; return }
-        entries.append(Entry(name: name, state: state))
+    mutating func appendInOrder(_ name: String, _ value: consuming Value) {
+        if let last = entries.last, !(last.name < name) { self[name] = value; return }
+        entries.append(Entry(name: name, value: value))
     }
 
     mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
 
-    /// The states by name.
-    public func mapValues<T>(_ transform: (FieldState) throws -> T) rethrows -> [String: T] {
+    /// The values by name.
+    public func mapValues<T>(_ transform: (Value) throws -> T) rethrows -> [String: T] {
         var out: [String: T] = [:]
         out.reserveCapacity(entries.count)
-        for e in entries { out[e.name] = try transform(e.state) }
+        for e in entries { out[e.name] = try transform(e.value) }
         return out
     }
 
-    public func makeIterator() -> some IteratorProtocol<(key: String, value: FieldState)> {
-        entries.lazy.map { (key: $0.name, value: $0.state) }.makeIterator()
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: Value)> {
+        entries.lazy.map { (key: $0.name, value: $0.value) }.makeIterator()
     }
 
     /// The first position whose name is not ordered before `name` (binary search).

@@ -41,7 +41,7 @@ public struct Profile: Sendable, Equatable {
     public var createdMs: Int64
     public var updatedMs: Int64
     /// Identity field → values held, oldest first by last sight.
-    public var identities: [String: [Held]] = [:]
+    public var identities = IdentityTable()
     public var fields = FieldTable()
     public var eventCount = 0
     public var streams: Set<String> = []

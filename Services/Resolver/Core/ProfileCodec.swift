@@ -59,14 +59,14 @@ enum ProfileCodec {
         p.eventCount = Int(clamping: r.uint())
         p.version = r.int()
         let identityCount = r.count()
-        if identityCount > 0 { p.identities = [String: [Profile.Held]](minimumCapacity: identityCount) } // not reserveCapacity: that one runs unspecialised
+        p.identities.reserveCapacity(identityCount)
         for _ in 0..<identityCount {
             let field = r.string()
             var held: [Profile.Held] = []
             let n = r.count()
             held.reserveCapacity(n)
             for _ in 0..<n { held.append(Profile.Held(value: r.string(), lastSeenMs: r.int() &+ base)) }
-            p.identities[field] = held
+            p.identities.appendInOrder(field, held) // written in the table's order
         }
         let fieldCount = r.count()
         p.fields.reserveCapacity(fieldCount)
