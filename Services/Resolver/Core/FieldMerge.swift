@@ -6,13 +6,13 @@ public struct FieldState: Sendable, Equatable {
     /// Event time of the value (scalars) — for `latest`/`oldest` ordering.
     public var timeMs: Int64
     /// Per map key or set member: event time (for latestmap/oldestmap and ts[]string).
-    public var keyTimes: [String: Int64] = [:]
+    public var keyTimes = KeyTimes()
     /// The stream of the event that last changed the field (for `?explain=true`).
     public var stream: String?
     /// The event time of that change.
     public var changedAtMs: Int64?
 
-    public init(value: QLValue, timeMs: Int64, keyTimes: [String: Int64] = [:]) {
+    public init(value: QLValue, timeMs: Int64, keyTimes: KeyTimes = [:]) {
         self.value = value
         self.timeMs = timeMs
         self.keyTimes = keyTimes
@@ -208,7 +208,7 @@ public enum FieldMerge {
 
     /// Set members seen at `time` (later than the field's time): each gets that sighting time and
     /// the list stays ordered by (last sighting, value). Returns whether the list changed.
-    static func mergeMembers(_ members: inout [String], _ times: inout [String: Int64], _ incoming: [String], at time: Int64) -> Bool {
+    static func mergeMembers(_ members: inout [String], _ times: inout KeyTimes, _ incoming: [String], at time: Int64) -> Bool {
         var moved: [String] = []
         for m in incoming where !moved.contains(m) {
             if let t = times[m], t >= time {
@@ -261,14 +261,14 @@ public enum FieldMerge {
         }
     }
 
-    static func keyTimes(_ spec: FieldSpec, _ value: QLValue, at time: Int64) -> [String: Int64] {
+    static func keyTimes(_ spec: FieldSpec, _ value: QLValue, at time: Int64) -> KeyTimes {
         tracksKeyTimes(spec.op) ? keyTimes(value, at: time) : [:]
     }
 
-    static func keyTimes(_ value: QLValue, at time: Int64) -> [String: Int64] {
+    static func keyTimes(_ value: QLValue, at time: Int64) -> KeyTimes {
         switch value {
-        case .map(let m): Dictionary(uniqueKeysWithValues: m.keys.map { ($0, time) })
-        case .strings(let items): Dictionary(items.map { ($0, time) }, uniquingKeysWith: max)
+        case .map(let m): KeyTimes(names: m.keys, value: time)
+        case .strings(let items): KeyTimes(names: items, value: time)
         default: [:]
         }
     }

@@ -4,6 +4,9 @@ public typealias FieldTable = SortedTable<FieldState>
 /// A profile's identifiers: identity field → values held.
 public typealias IdentityTable = SortedTable<[Profile.Held]>
 
+/// A field's per-member or per-key event times.
+public typealias KeyTimes = SortedTable<Int64>
+
 /// A small name → value table kept in one array sorted by name. A profile holds a handful of
 /// fields and identity keys; a hash table for them cost several times their size (memory per
 /// profile bounds how many profiles a resolver holds), one more allocation each time a profile
@@ -19,6 +22,23 @@ public struct SortedTable<Value: Sendable & Equatable>: Sendable, Equatable, Seq
 
     public init(dictionaryLiteral elements: (String, Value)...) {
         for (name, value) in elements { self[name] = value }
+    }
+
+    /// The entries of a dictionary.
+    public init(_ dictionary: [String: Value]) {
+        entries = dictionary.map { Entry(name: $0.key, value: $0.value) }.sorted { $0.name < $1.name }
+    }
+
+    /// The keys of `names` (each once), all with `value`.
+    init<S: Sequence<String>>(names: S, value: Value) {
+        entries = Set(names).sorted().map { Entry(name: $0, value: value) }
+    }
+
+    /// Both tables' entries; `combine` decides for names in both.
+    func merging(_ other: SortedTable, uniquingKeysWith combine: (Value, Value) -> Value) -> SortedTable {
+        var out = self
+        for e in other.entries { out[e.name] = out[e.name].map { combine($0, e.value) } ?? e.value }
+        return out
     }
 
     public var count: Int { entries.count }

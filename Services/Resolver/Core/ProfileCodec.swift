@@ -75,9 +75,10 @@ enum ProfileCodec {
             let value = r.value(base)
             let time = r.int() &+ base
             let n = r.count()
-            var keyTimes = n > 0 ? [String: Int64](minimumCapacity: n) : [:]
+            var keyTimes = KeyTimes()
             if n > 0 {
-                for _ in 0..<n { keyTimes[r.string()] = r.int() &+ base }
+                keyTimes.reserveCapacity(n)
+                for _ in 0..<n { keyTimes.appendInOrder(r.string(), r.int() &+ base) } // written in order
             }
             var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes)
             if r.byte() == 1 { state.stream = r.string() }

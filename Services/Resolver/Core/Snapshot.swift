@@ -93,7 +93,7 @@ extension IdentityGraph {
             }
             for (name, fj) in pj["fields"]?.objectValue ?? [:] {
                 guard let v = fj["v"].flatMap(SnapshotCodec.decode), let t = fj["t"]?.intValue else { return nil }
-                var st = FieldState(value: v, timeMs: t, keyTimes: (fj["k"]?.objectValue ?? [:]).compactMapValues(\.intValue))
+                var st = FieldState(value: v, timeMs: t, keyTimes: KeyTimes((fj["k"]?.objectValue ?? [:]).compactMapValues(\.intValue)))
                 st.stream = fj["s"]?.stringValue
                 st.changedAtMs = fj["c"]?.intValue
                 p.fields[name] = st
