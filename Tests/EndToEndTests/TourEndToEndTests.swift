@@ -67,6 +67,17 @@ import Testing
         #expect(try await post("/collect/bulk/crm?aid=acme", "email,plan,company\nada@example.com,pro,Initech\n", contentType: "text/csv") == 200)
         // v2 signs up too and withdraws consent, straight onto the topic.
         #expect(try await post("/collect/json/web?aid=acme", #"{"_uid":"cookie-2","email":"bo@example.com"}"#) == 200)
+        // Bo's enter reaches the webhook before the consent record is produced: records that
+        // arrive together are coalesced (only a profile's newest state is evaluated), so without
+        // the wait Bo might never be seen entering at all.
+        var boEntered = false
+        for _ in 0..<100 {
+            let bo = try await get(resolver.url + "/api/entity/user/email/bo@example.com?aid=acme")["id"]?.stringValue
+            boEntered = bo != nil && hooks.withLock { $0.contains { $0["profile_id"]?.stringValue == bo && $0["action"] == "enter" } }
+            if boEntered { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(boEntered)
         let consent = "acme\t{\"v\":1,\"aid\":\"acme\",\"stream\":\"consent\",\"data\":{\"email\":\"bo@example.com\",\"marketing_consent\":false}}\n"
         let produced = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-P", "-t", "cdp.events", "-K", "\t", "-X", "partitioner=murmur2_random"], stdin: Data(consent.utf8))
         #expect(produced.status == 0)

@@ -5,7 +5,7 @@ import HTTP
 final class RawClient: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, receiveTimeoutMs: Int = 5000) throws {
+    init(port: Int, receiveTimeoutMs: Int = 15_000) throws { // generous: a loaded 2-core machine can stall seconds
         fd = try Socket.connect(host: "127.0.0.1", port: port)
         Socket.setReceiveTimeout(fd, milliseconds: receiveTimeoutMs)
     }
