@@ -31,7 +31,10 @@ public struct SortedTable<Value: Sendable & Equatable>: Sendable, Equatable, Seq
 
     /// The keys of `names` (each once), all with `value`.
     init<S: Sequence<String>>(names: S, value: Value) {
-        entries = Set(names).sorted().map { Entry(name: $0, value: value) }
+        var sorted = Array(names)
+        sorted.sort()
+        entries.reserveCapacity(sorted.count)
+        for name in sorted where entries.last?.name != name { entries.append(Entry(name: name, value: value)) }
     }
 
     /// Both tables' entries; `combine` decides for names in both.

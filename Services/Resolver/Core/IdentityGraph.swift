@@ -252,6 +252,7 @@ public struct IdentityGraph: Sendable {
 
     /// Applies an event's values and counters to its profile.
     static func absorb(_ event: MappedEvent, into profile: inout Profile, schema: IdentitySchema) {
+        if profile.fields.isEmpty { profile.fields.reserveCapacity(event.values.count) } // a new profile: one allocation
         for (name, value) in event.values {
             let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
             if let i = profile.fields.index(forKey: name) {

@@ -6,8 +6,19 @@ import QL
 /// JSON), so there is no version negotiation; a damaged buffer decodes to defaults, never traps.
 enum ProfileCodec {
     static func encode(_ p: Profile) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        encode(p, into: &out)
+        return out
+    }
+
+    /// Writes `p` over `out`, reusing its storage (a profile rewritten after an event usually
+    /// fits where it was: no allocation).
+    static func encode(_ p: Profile, into out: inout [UInt8]) {
         var w = Writer()
-        w.out.reserveCapacity(256)
+        out.removeAll(keepingCapacity: true)
+        swap(&w.out, &out)
+        defer { swap(&w.out, &out) }
         let base = p.createdMs
         w.int(p.createdMs)
         w.int(p.updatedMs &- base)
@@ -45,7 +56,6 @@ enum ProfileCodec {
         }
         w.uint(UInt64(p.merged.count))
         for m in p.merged { w.string(m) }
-        return w.out
     }
 
     static func decode(id: String, _ bytes: [UInt8]) -> Profile {
