@@ -41,7 +41,7 @@ public struct QLSelectProgram: Sendable {
     public func row(slotValues: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
         let frame = QLProgram.Frame(values: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
         if let filter, filter(frame) != .bool(true) { return nil }
-        var row = [String: QLValue](minimumCapacity: columns.count) // reserveCapacity would run unspecialised
+        var row = [String: QLValue](minimumCapacity: columns.count)
         for column in columns {
             if let g = column.guarded, g(frame) != .bool(true) { continue }
             if let v = column.expr(frame) { row[column.name] = v }
