@@ -1,8 +1,9 @@
 import QL
 
 /// A compact binary form of a profile, for keeping it in memory: varints, times as differences
-/// from the profile's creation. Tables are written in their iteration order (not canonical:
-/// compare decoded profiles, not bytes). Only this process writes and reads it (snapshots stay
+/// from the profile's creation. Tables are written in their iteration order (sorted tables in
+/// name order, but sets and maps in hash order: not canonical, so compare decoded profiles, not
+/// bytes). Only this process writes and reads it (snapshots stay
 /// JSON), so there is no version negotiation; a damaged buffer decodes to defaults, never traps.
 enum ProfileCodec {
     static func encode(_ p: Profile) -> [UInt8] {
@@ -12,8 +13,8 @@ enum ProfileCodec {
         return out
     }
 
-    /// Writes `p` over `out`, reusing its storage (a profile rewritten after an event usually
-    /// fits where it was: no allocation).
+    /// Writes `p` over `out`, reusing its storage (the store encodes every profile in one scratch
+    /// buffer, so encoding allocates nothing once it has grown to the largest profile).
     static func encode(_ p: Profile, into out: inout [UInt8]) {
         var w = Writer()
         out.removeAll(keepingCapacity: true)

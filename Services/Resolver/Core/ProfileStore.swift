@@ -31,10 +31,7 @@ public struct ProfileStore: Sendable, Equatable {
         switch storage {
         case .decoded: decoded = profiles
         case .compact:
-            for (id, p) in profiles {
-                ProfileCodec.encode(p, into: &scratch)
-                encoded[id] = Self.exactCopy(scratch)
-            }
+            for (id, p) in profiles { store(p, as: id) }
         }
     }
 
@@ -108,19 +105,17 @@ public struct ProfileStore: Sendable, Equatable {
         guard !working.isEmpty else { return }
         if let r = recent, workingIndex(r.id) != nil { recent = nil }
         for (id, p) in working {
-            if let p {
-                ProfileCodec.encode(p, into: &scratch)
-                encoded[id] = Self.exactCopy(scratch)
-            } else {
-                encoded[id] = nil
-            }
+            if let p { store(p, as: id) } else { encoded[id] = nil }
             if id == keep, let p { recent = p }
         }
         working.removeAll(keepingCapacity: true)
     }
 
-    static func exactCopy(_ bytes: [UInt8]) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+    /// Encodes `p` in the scratch buffer and keeps an exact-size copy under `id`.
+    private mutating func store(_ p: Profile, as id: String) {
+        ProfileCodec.encode(p, into: &scratch)
+        let bytes = scratch
+        encoded[id] = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
             count = bytes.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
         }
     }
