@@ -7,17 +7,20 @@ import Runtime
 /// `cdp resolve --schema FILE [--events FILE]`: the resolver's pure core, offline.
 enum ResolveCommand {
     static let usage = """
-    usage: cdp resolve [--schema FILE] [--events FILE|-] [--account ID]
+    usage: cdp resolve [--schema FILE] [--events FILE|-] [--account ID] [--changes]
 
     Runs the identity rules and mappings offline on NDJSON events (records as on cdp.events, or
     plain objects with "stream", "ts", "data") and prints the resulting profiles as NDJSON, then
-    a summary on stderr. Without --schema the default web schema applies.
+    a summary on stderr. Without --schema the default web schema applies. With --changes it
+    prints, after each event, the records the resolver would publish on cdp.profiles (changed
+    profiles and the deleted records of merged ones) instead of the final profiles.
     """
 
     static func run(_ context: inout CLIContext) async throws {
         let schemaPath = context.reader.optionalString(flag: "--schema")
         let eventsPath = context.reader.string(flag: "--events", default: "-")
         let account = context.reader.string(flag: "--account", default: "default")
+        let changes = context.reader.bool(flag: "--changes", default: false)
         try context.finish()
         var schema = AccountSchema.defaultSchema()
         if let schemaPath {
@@ -34,6 +37,8 @@ enum ResolveCommand {
         var graph = IdentityGraph(account: account, schema: schema.identity)
         var lines = LineSplitter.Buffered()
         var lineNumber = 0, applied = 0, rejected = 0, filtered = 0, duplicates = 0
+        var out: [UInt8] = []
+        let output = FileHandle.standardOutput
         func handle(_ line: String) {
             lineNumber += 1
             guard let value = try? JSONParser().parse(line), case .object(var o) = value else {
@@ -54,10 +59,16 @@ enum ResolveCommand {
                 rejected += 1
                 CLIContext.eprint("line \(lineNumber): \(e)")
             case .success(let mapped):
-                switch graph.apply(mapped).outcome {
+                let resolution = graph.apply(mapped)
+                switch resolution.outcome {
                 case .duplicate: duplicates += 1
                 case .applied: applied += 1
                 case .noIdentifier: break
+                }
+                guard changes else { return }
+                ProfileRecords.changes(resolution, profiles: resolution.changed.compactMap { graph.profiles[$0] }, account: account) { _, value in
+                    out += value
+                    out.append(0x0A)
                 }
             }
         }
@@ -65,14 +76,19 @@ enum ResolveCommand {
             let chunk = input.readData(ofLength: 1 << 20)
             if chunk.isEmpty { break }
             for line in lines.feed(Array(chunk)) { handle(line) }
+            if out.count > 1 << 20 {
+                output.write(Data(out))
+                out.removeAll(keepingCapacity: true)
+            }
         }
         for line in lines.finish() { handle(line) }
-        var out: [UInt8] = []
-        for profile in graph.profiles.values.sorted(by: { $0.id < $1.id }) {
-            out += profile.jsonBytes(account: account)
-            out.append(0x0A)
+        if !changes {
+            for profile in graph.profiles.values.sorted(by: { $0.id < $1.id }) {
+                out += profile.jsonBytes(account: account)
+                out.append(0x0A)
+            }
         }
-        FileHandle.standardOutput.write(Data(out))
+        output.write(Data(out))
         CLIContext.eprint("\(lineNumber) events: \(applied) applied, \(duplicates) duplicates, \(filtered) dropped by WHERE, \(graph.eventsWithoutIdentity) without identity, \(rejected) rejected; \(graph.profiles.count) profiles")
     }
 }

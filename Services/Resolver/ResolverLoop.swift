@@ -211,12 +211,7 @@ extension ResolverApp {
             }
             eventsApplied.inc()
             guard live else { continue }
-            for profile in profiles { emit("\(account)/\(profile.id)", profile.jsonBytes(account: account)) }
-            for absorbed in resolution.absorbed {
-                let tombstone: JSONValue = ["v": 1, "aid": .string(account), "id": .string(absorbed), "deleted": true,
-                                            "merged_into": .string(resolution.survivor ?? ""), "version": .int((resolution.absorbedVersions[absorbed] ?? 0) + 1)]
-                emit("\(account)/\(absorbed)", tombstone.serializedBytes())
-            }
+            ProfileRecords.changes(resolution, profiles: profiles, account: account, emit: emit)
         }
         out.reserveCapacity(out.count + order.count)
         for key in order { out.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: latest[key] ?? [])) }
@@ -248,9 +243,7 @@ extension ResolverApp {
             return result
         }
         if let deleted, live {
-            let record: JSONValue = ["v": 1, "aid": .string(event.account), "id": .string(deleted.id), "deleted": true,
-                                     "reason": .string("deletion request \(requestID)"), "version": .int(deleted.version + 1)]
-            emit("\(event.account)/\(deleted.id)", record.serializedBytes())
+            emit("\(event.account)/\(deleted.id)", ProfileRecords.erased(account: event.account, id: deleted.id, lastVersion: deleted.version, requestID: requestID))
         }
         logger.info("deletion request applied", ["request": requestID, "profile": deleted?.id ?? "none"])
     }

@@ -80,6 +80,25 @@ final class ResolverProcess: @unchecked Sendable {
             }
             #expect(view["acme/\(profile?["id"]?.stringValue ?? "")"]?["meta"]?["events"] == 4)
             #expect(view.values.filter { $0["deleted"] == .bool(true) }.count == 1)
+            // The offline core prints, per event, the records the daemon publishes: the newest one
+            // per key is the same as on cdp.profiles.
+            let offline = events.split(separator: "\n").map { line -> String in
+                let o = (try? JSONParser().parse(String(line))) ?? [:]
+                var data = o.objectValue ?? [:]
+                let ts = data.removeValue(forKey: "_ts")?.intValue ?? 0
+                return JSONValue.object(["stream": "web", "ts": .int(ts * 1000), "data": .object(data)]).serialized()
+            }.joined(separator: "\n")
+            let changes = try await ChildProcess.run(BuildProducts.path("cdp"), ["resolve", "--changes", "--account", "acme"], stdin: Data(offline.utf8))
+            #expect(changes.status == 0, "\(changes.stderr)")
+            let printed = try changes.stdout.split(separator: "\n").map { try JSONParser().parse(String($0)) }
+            #expect(printed.count == 5) // four profile records and the deleted record of the merged one
+            var newest: [String: JSONValue] = [:]
+            for record in printed {
+                let key = "acme/\(record["id"]?.stringValue ?? "")"
+                #expect((record["version"]?.intValue ?? 0) > (newest[key]?["version"]?.intValue ?? 0))
+                newest[key] = record
+            }
+            #expect(newest == view)
         }
         #expect(await resolver.stop() == 0)
         #expect(await collector.stop() == 0)

@@ -1,0 +1,24 @@
+import Model
+import Runtime
+
+/// The records the resolver publishes on `cdp.profiles` (key `<aid>/<id>`): the daemon and the
+/// offline `cdp resolve --changes` write them here, so both give the same bytes.
+public enum ProfileRecords {
+    /// What one applied event publishes: each changed profile (`profiles`, in the order of
+    /// `resolution.changed`), then a deleted record for each profile a merge absorbed.
+    public static func changes(_ resolution: Resolution, profiles: [Profile], account: String, emit: (_ key: String, _ value: [UInt8]) -> Void) {
+        for profile in profiles { emit("\(account)/\(profile.id)", profile.jsonBytes(account: account)) }
+        for absorbed in resolution.absorbed {
+            let record: JSONValue = ["v": 1, "aid": .string(account), "id": .string(absorbed), "deleted": true,
+                                     "merged_into": .string(resolution.survivor ?? ""), "version": .int((resolution.absorbedVersions[absorbed] ?? 0) + 1)]
+            emit("\(account)/\(absorbed)", record.serializedBytes())
+        }
+    }
+
+    /// The deleted record of a profile erased by a deletion request.
+    public static func erased(account: String, id: String, lastVersion: Int64, requestID: String) -> [UInt8] {
+        let record: JSONValue = ["v": 1, "aid": .string(account), "id": .string(id), "deleted": true,
+                                 "reason": .string("deletion request \(requestID)"), "version": .int(lastVersion + 1)]
+        return record.serializedBytes()
+    }
+}
