@@ -66,8 +66,8 @@ enum ResolveCommand {
                 case .noIdentifier: break
                 }
                 guard changes else { return }
-                ProfileRecords.changes(resolution, profiles: resolution.changed.compactMap { graph.profiles[$0] }, account: account) { _, value in
-                    out += value
+                ProfileRecords.changes(resolution, profiles: resolution.changed.compactMap { graph.profiles[$0] }, account: account) { _, writeValue in
+                    writeValue(&out)
                     out.append(0x0A)
                 }
             }

@@ -61,9 +61,8 @@ extension ResolverApp {
             processedSinceTrim = true
             let outputs = process(records)
             // Handed to the producer here, in batch order; acknowledgements are awaited later.
-            let sent = producer.enqueue(outputs.records)
-            let out = outputs.records
-            inFlight.append(PendingBatch(published: Task { [self] in await publish(out, first: sent) }, commits: outputs.commits))
+            let sent = producer.enqueue(outputs.records, outputs.batches)
+            inFlight.append(PendingBatch(published: Task { [self] in await publish(outputs.records, outputs.batches, first: sent) }, commits: outputs.commits))
             while inFlight.count > Self.batchesInFlight { await finish(inFlight.removeFirst(), consumer) }
         }
         for p in inFlight { await finish(p, consumer) }
@@ -98,21 +97,17 @@ extension ResolverApp {
         }
     }
 
-    /// Publishes records, re-sending the ones that failed (the idempotent producer keeps that
-    /// duplicate-free) for up to 30 s; false if some never went through (then the offsets are not
-    /// committed and a restart produces them again — versions make that harmless).
-    func publish(_ records: [ProducerRecord], first: PendingSends) async -> Bool {
-        var left = records
+    /// Publishes records (enqueued as `first`: `records`, then the batches' records), re-sending
+    /// the ones that failed (the idempotent producer keeps that duplicate-free) for up to 30 s;
+    /// false if some never went through (then the offsets are not committed and a restart
+    /// produces them again — versions make that harmless).
+    func publish(_ records: [ProducerRecord], _ batches: [RecordBatch], first: PendingSends) async -> Bool {
+        let results = await first.results()
+        var left = RecordBatch.failed(results, records: records, batches: batches)
+        profilesPublished.inc(UInt64(results.count - left.count))
         var delayMs = 100
         let deadline = ContinuousClock.now + .seconds(30)
-        var pending: PendingSends? = first
         while !left.isEmpty {
-            let results = if let p = pending { await p.results() } else { await producer.send(left) }
-            pending = nil
-            let sent = left.count
-            left = zip(left, results).compactMap { record, result in if case .failure = result { record } else { nil } }
-            profilesPublished.inc(UInt64(sent - left.count))
-            if left.isEmpty { break }
             if ContinuousClock.now > deadline {
                 logger.error("publishing failed; offsets not committed", ["records": String(left.count)])
                 return false
@@ -120,12 +115,18 @@ extension ResolverApp {
             logger.warning("publishing failed; retrying", ["records": String(left.count), "in_ms": String(delayMs)])
             try? await Task.sleep(for: .milliseconds(delayMs))
             delayMs = min(delayMs * 2, 2000)
+            let sent = left.count
+            left = zip(left, await producer.send(left)).compactMap { record, result in if case .failure = result { record } else { nil } }
+            profilesPublished.inc(UInt64(sent - left.count))
         }
         return true
     }
 
     struct Outputs {
+        /// Dead letters.
         var records: [ProducerRecord] = []
+        /// Profile records, one batch per shard.
+        var batches: [RecordBatch] = []
         var commits: [TopicPartition: Int64] = [:]
     }
 
@@ -156,23 +157,30 @@ extension ResolverApp {
         let shardOutputs = ParallelWork.claiming(busy, slots: groups.count, threads: settings.threads) { shard in
             resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) }, in: state.shards[shard])
         }
-        for case let records? in shardOutputs { out.records += records }
+        for case let (records, batch)? in shardOutputs {
+            out.records += records
+            if !batch.isEmpty { out.batches.append(batch) }
+        }
         progress.advance(pastAll: records)
         return out
     }
 
-    /// Resolves one shard's events in log order; returns what to publish.
+    /// Resolves one shard's events in log order; returns what to publish: dead letters, and the
+    /// profile records in one batch.
     func resolve(_ items: [(record: ConsumerRecord, live: Bool, parsed: Result<EventRecord, EventRecord.ParseError>)],
-                 in shard: Locked<ResolverStateData>) -> [ProducerRecord] {
+                 in shard: Locked<ResolverStateData>) -> (deadLetters: [ProducerRecord], profiles: RecordBatch) {
         var out: [ProducerRecord] = []
         var schemas: [String: AccountSchema] = [:]
         // The last output per key in this batch: only the newest state of a profile is published
         // (versions only grow). Profiles are written out as soon as they change, while still in
         // the cache, and not kept decoded until the end of the batch (holding a batch's worth of
-        // decoded profiles measured slower: their allocations no longer recycle).
-        var latest: [String: [UInt8]] = [:]
+        // decoded profiles measured slower: their allocations no longer recycle) — into one
+        // buffer for the whole batch, not an array each.
+        var published = RecordBatch(topic: settings.topics.profiles)
+        var latest: [String: Range<Int>] = [:]
         var order: [String] = []
-        func emit(_ key: String, _ value: [UInt8]) {
+        func emit(_ key: String, _ writeValue: (inout [UInt8]) -> Void) {
+            let value = published.write(writeValue)
             if latest.updateValue(value, forKey: key) == nil { order.append(key) }
         }
         for (record, live, parsed) in items {
@@ -213,9 +221,8 @@ extension ResolverApp {
             guard live else { continue }
             ProfileRecords.changes(resolution, profiles: profiles, account: account, emit: emit)
         }
-        out.reserveCapacity(out.count + order.count)
-        for key in order { out.append(ProducerRecord(topic: settings.topics.profiles, key: Array(key.utf8), value: latest[key] ?? [])) }
-        return out
+        for key in order { published.append(key: published.write(key.utf8), value: latest[key]!) }
+        return (out, published)
     }
 
     /// Applies one mapped event to its account's graph; returns the resolution and, for live
@@ -231,7 +238,7 @@ extension ResolverApp {
 
     /// `{"command":"delete","field","value","request_id"}`: erase the profile holding the
     /// identifier, publish its deleted record, remember the request as done.
-    func handleCommand(_ event: EventRecord, live: Bool, emit: (String, [UInt8]) -> Void) {
+    func handleCommand(_ event: EventRecord, live: Bool, emit: (String, (inout [UInt8]) -> Void) -> Void) {
         guard event.data["command"]?.stringValue == "delete", let field = event.data["field"]?.stringValue,
               let value = event.data["value"]?.stringValue, let requestID = event.data["request_id"]?.stringValue else {
             logger.warning("unknown command on cdp.events ignored", ["id": event.id])
@@ -243,7 +250,7 @@ extension ResolverApp {
             return result
         }
         if let deleted, live {
-            emit("\(event.account)/\(deleted.id)", ProfileRecords.erased(account: event.account, id: deleted.id, lastVersion: deleted.version, requestID: requestID))
+            emit("\(event.account)/\(deleted.id)") { $0 += ProfileRecords.erased(account: event.account, id: deleted.id, lastVersion: deleted.version, requestID: requestID) }
         }
         logger.info("deletion request applied", ["request": requestID, "profile": deleted?.id ?? "none"])
     }

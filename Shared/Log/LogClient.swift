@@ -74,6 +74,10 @@ public protocol LogProducer: AnyObject, Sendable {
     /// (nothing is allocated per record: the hot path of bulk producers).
     func send(_ record: ProducerRecord, tracker: DeliveryTracker) throws(LogError)
 
+    /// Like `send(_:completion:)` for record `index` of `batch`, read from the batch's buffer
+    /// (no copy of the record is made on the way; the client copies the bytes it queues).
+    func send(_ batch: RecordBatch, at index: Int, completion: @escaping @Sendable (Result<RecordMetadata, LogError>) -> Void) throws(LogError)
+
     /// Records sent and not yet acknowledged or failed.
     var inFlightCount: Int { get }
 
@@ -139,18 +143,37 @@ public final class PendingSends: Sendable {
 }
 
 extension LogProducer {
-    /// Queues every record now; the acknowledgements are awaited through the result. Records
+    /// Sends record `index` of `batch` as a standalone record (clients without a faster way).
+    public func send(_ batch: RecordBatch, at index: Int, completion: @escaping @Sendable (Result<RecordMetadata, LogError>) -> Void) throws(LogError) {
+        try send(batch.record(at: index), completion: completion)
+    }
+
+    /// Queues every record now — `records`, then each batch's records in order; the
+    /// acknowledgements are awaited through the result (one per record, in that order). Records
     /// that do not fit in the in-flight queue fail with `.queueFull`.
-    public func enqueue(_ records: [ProducerRecord]) -> PendingSends {
-        let batch = BatchCompletion(count: records.count)
+    public func enqueue(_ records: [ProducerRecord], _ batches: [RecordBatch] = []) -> PendingSends {
+        let total = records.count + batches.reduce(0) { $0 + $1.count }
+        let completion = BatchCompletion(count: total)
         for (index, record) in records.enumerated() {
             do throws(LogError) {
-                try send(record) { batch.complete(index, $0) }
+                try send(record) { completion.complete(index, $0) }
             } catch {
-                batch.complete(index, .failure(error))
+                completion.complete(index, .failure(error))
             }
         }
-        return PendingSends(batch: batch, count: records.count)
+        var index = records.count
+        for batch in batches {
+            for i in 0..<batch.count {
+                let slot = index
+                do throws(LogError) {
+                    try send(batch, at: i) { completion.complete(slot, $0) }
+                } catch {
+                    completion.complete(slot, .failure(error))
+                }
+                index += 1
+            }
+        }
+        return PendingSends(batch: completion, count: total)
     }
 }
 

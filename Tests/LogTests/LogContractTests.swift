@@ -108,6 +108,42 @@ struct LogContractTests {
     }
 
     @Test(arguments: LogKind.allCases)
+    func enqueuedRecordsAndBatches_arriveWithOneResultEachInOrder(kind: LogKind) async throws {
+        let fx = try await LogFixture.make(kind)
+        let producer = try fx.producer()
+        var batch = RecordBatch(topic: "contract.batch")
+        for i in 0..<30 {
+            let unused = batch.write(bytes("superseded-\(i)")) // bytes written and never used as a record
+            #expect(!unused.isEmpty)
+            let value = batch.write { $0 += bytes("{\"n\":\(i)}") }
+            batch.append(key: batch.write(bytes("key-\(i % 5)")), value: value)
+        }
+        let single = ProducerRecord(topic: "contract.batch", key: "single", value: "alone")
+        let results = await producer.enqueue([single], [batch, RecordBatch(topic: "contract.batch")]).results()
+        #expect(results.count == 31)
+        let metadata = try results.map { try $0.get() }
+        for i in 0..<30 {
+            #expect(metadata[1 + i].partition == Partitioner.partition(forKey: bytes("key-\(i % 5)"), count: 4))
+        }
+        await producer.close(timeoutMs: 5000)
+
+        let consumer = try fx.consumer(group: nil)
+        var offsets: [TopicPartition: Int64] = [:]
+        for p in 0..<4 { offsets[TopicPartition("contract.batch", Int32(p))] = Offset.beginning }
+        try consumer.assign(offsets)
+        let records = try await poll(consumer, count: 31)
+        #expect(records.count == 31)
+        #expect(Set(records.map { "\($0.keyString ?? "")=\($0.valueString ?? "")" }) ==
+                Set(["single=alone"] + (0..<30).map { "key-\($0 % 5)={\"n\":\($0)}" }))
+        // Each key's records are in the order they were added.
+        for k in 0..<5 {
+            let values = records.filter { $0.keyString == "key-\(k)" }.sorted { $0.offset < $1.offset }.map(\.valueString)
+            #expect(values == stride(from: k, to: 30, by: 5).map { "{\"n\":\($0)}" })
+        }
+        await consumer.close()
+    }
+
+    @Test(arguments: LogKind.allCases)
     func group_resumesFromItsCommittedOffset(kind: LogKind) async throws {
         let fx = try await LogFixture.make(kind)
         let producer = try fx.producer()

@@ -80,6 +80,12 @@ extension Profile {
     public func jsonBytes(account: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(1536) // a typical web profile fits: no regrowth and copy on the way
+        writeJSON(account: account, to: &out)
+        return out
+    }
+
+    /// Appends the bytes of `jsonBytes(account:)` to `out`.
+    public func writeJSON(account: String, to out: inout [UInt8]) {
         func key(_ k: StaticString) {
             out.append(0x22)
             out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
@@ -145,6 +151,5 @@ extension Profile {
         key("v"); out.append(0x31); out.append(0x2C)
         key("version"); JSONText.appendInt(version, to: &out)
         out.append(0x7D)
-        return out
     }
 }

@@ -6,12 +6,14 @@ import Runtime
 public enum ProfileRecords {
     /// What one applied event publishes: each changed profile (`profiles`, in the order of
     /// `resolution.changed`), then a deleted record for each profile a merge absorbed.
-    public static func changes(_ resolution: Resolution, profiles: [Profile], account: String, emit: (_ key: String, _ value: [UInt8]) -> Void) {
-        for profile in profiles { emit("\(account)/\(profile.id)", profile.jsonBytes(account: account)) }
+    /// `emit` gets each record's key and a function that appends its value to a buffer.
+    public static func changes(_ resolution: Resolution, profiles: [Profile], account: String,
+                               emit: (_ key: String, _ writeValue: (inout [UInt8]) -> Void) -> Void) {
+        for profile in profiles { emit("\(account)/\(profile.id)") { profile.writeJSON(account: account, to: &$0) } }
         for absorbed in resolution.absorbed {
             let record: JSONValue = ["v": 1, "aid": .string(account), "id": .string(absorbed), "deleted": true,
                                      "merged_into": .string(resolution.survivor ?? ""), "version": .int((resolution.absorbedVersions[absorbed] ?? 0) + 1)]
-            emit("\(account)/\(absorbed)", record.serializedBytes())
+            emit("\(account)/\(absorbed)") { $0 += record.serializedBytes() }
         }
     }
 

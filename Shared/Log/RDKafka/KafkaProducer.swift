@@ -116,6 +116,34 @@ public final class KafkaProducer: LogProducer {
         }
     }
 
+    public func send(_ batch: RecordBatch, at index: Int, completion: @escaping @Sendable (Result<RecordMetadata, LogError>) -> Void) throws(LogError) {
+        if closed.load() { throw LogError.closed }
+        if context.hasFatalError.load(), let fatal = context.fatalError.withLock({ $0 }) { throw LogError.fatal(fatal) }
+        let before = inFlight.add(1)
+        if before >= options.maxInFlight {
+            inFlight.subtract(1)
+            throw LogError.queueFull(limit: options.maxInFlight)
+        }
+        let ticket = Unmanaged.passRetained(DeliveryTracker(topic: batch.topic, completion: completion))
+        let err: rd_kafka_resp_err_t
+        if let rkt = topicHandle(batch.topic) {
+            let entry = batch.entries[index]
+            err = batch.bytes.withUnsafeBytes { raw in
+                let base = raw.baseAddress // nil only for an empty buffer: every range is empty then
+                return cdp_rdk_produce(handle.pointer, rkt, RD_KAFKA_PARTITION_UA, base.map { $0 + entry.key.lowerBound }, entry.key.count,
+                                       base.map { $0 + entry.value.lowerBound }, entry.value.count, nil, 0, ticket.toOpaque())
+            }
+        } else {
+            err = rd_kafka_last_error()
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            ticket.release()
+            inFlight.subtract(1)
+            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { throw LogError.queueFull(limit: options.maxInFlight) }
+            throw RDKafkaError.request(err, "produce to \(batch.topic)")
+        }
+    }
+
     /// The topic handle for `name`, created once (librdkafka looks names up under a lock otherwise).
     private func topicHandle(_ name: String) -> OpaquePointer? {
         topics.withLock { cache in
