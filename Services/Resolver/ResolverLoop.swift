@@ -155,7 +155,7 @@ extension ResolverApp {
         // depend on which thread resolved what.
         let busy = groups.indices.filter { !groups[$0].isEmpty }.sorted { (groups[$0].count, $1) > (groups[$1].count, $0) }
         let shardOutputs = ParallelWork.claiming(busy, slots: groups.count, threads: settings.threads) { shard in
-            resolve(groups[shard].map { (records[$0], live[$0], parsed[$0]) }, in: state.shards[shard])
+            resolve(groups[shard], of: records, live: live, parsed: parsed, in: state.shards[shard])
         }
         for case let (records, batch)? in shardOutputs {
             out.records += records
@@ -167,7 +167,8 @@ extension ResolverApp {
 
     /// Resolves one shard's events in log order; returns what to publish: dead letters, and the
     /// profile records in one batch.
-    func resolve(_ items: [(record: ConsumerRecord, live: Bool, parsed: Result<EventRecord, EventRecord.ParseError>)],
+    /// The batch's records are read where they are (`indices` into them), not copied.
+    func resolve(_ indices: [Int], of records: [ConsumerRecord], live liveness: [Bool], parsed: [Result<EventRecord, EventRecord.ParseError>],
                  in shard: Locked<ResolverStateData>) -> (deadLetters: [ProducerRecord], profiles: RecordBatch) {
         var out: [ProducerRecord] = []
         var schemas: [String: AccountSchema] = [:]
@@ -183,8 +184,9 @@ extension ResolverApp {
             let value = published.write(writeValue)
             if latest.updateValue(value, forKey: key) == nil { order.append(key) }
         }
-        for (record, live, parsed) in items {
-            guard case .success(let event) = parsed else { continue }
+        for i in indices {
+            guard case .success(let event) = parsed[i] else { continue }
+            let live = liveness[i]
             let account = event.account
             if event.stream == Self.commandStream {
                 handleCommand(event, live: live, emit: emit)
@@ -204,12 +206,12 @@ extension ResolverApp {
                 shard.withLock { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }
                 continue
             case .failure(let e):
-                if live { out.append(deadLetter(record, reason: "\(e)")) }
+                if live { out.append(deadLetter(records[i], reason: "\(e)")) }
                 continue
             }
             let storage = settings.profileStorage
             let (resolution, profiles) = shard.withLock { s -> (Resolution, [Profile]) in
-                if s.accountPartition[account] != record.partition { s.accountPartition[account] = record.partition }
+                if s.accountPartition[account] != records[i].partition { s.accountPartition[account] = records[i].partition }
                 // One in-place access: copying the graph out of the dictionary would copy its
                 // tables, and each lookup hashes the account again.
                 let (r, changed) = Self.apply(mapped, to: &s.graphs[account, default: IdentityGraph(account: account, schema: schema.identity, storage: storage)],
