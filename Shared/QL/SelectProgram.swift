@@ -7,6 +7,10 @@ public struct QLSelectProgram: Sendable {
     public let readsWholeRecord: Bool
     let filter: QLProgram.Node?
     let columns: [Column]
+    /// The columns' names, in order: `evaluate` reports values by index into these.
+    public let columnNames: [String]
+    /// Whether two columns share a name (the later one's value wins, as in a row).
+    public let hasRepeatedNames: Bool
 
     /// A struct, not a tuple: closures in an array of tuples are re-wrapped (allocated) on every read.
     struct Column: Sendable {
@@ -27,6 +31,8 @@ public struct QLSelectProgram: Sendable {
             compiled.append(Column(name: column.name, guarded: guarded, expr: try builder.compile(column.expr)))
         }
         columns = compiled
+        columnNames = compiled.map(\.name)
+        hasRepeatedNames = Set(columnNames).count != columnNames.count
         slots = builder.slots
         readsWholeRecord = builder.readsWholeRecord
     }
@@ -39,13 +45,24 @@ public struct QLSelectProgram: Sendable {
     /// The row from the record's values in slot order; `fields` (the whole record) is read only
     /// when `readsWholeRecord`.
     public func row(slotValues: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
-        let frame = QLProgram.Frame(values: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
-        if let filter, filter(frame) != .bool(true) { return nil }
         var row = [String: QLValue](minimumCapacity: columns.count)
-        for column in columns {
-            if let g = column.guarded, g(frame) != .bool(true) { continue }
-            if let v = column.expr(frame) { row[column.name] = v }
+        let selected = evaluate(slotValues: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs) { column, value in
+            row[columnNames[column]] = value
         }
-        return row
+        return selected ? row : nil
+    }
+
+    /// The row without building it: `body(column, value)` for each column that has a value (its
+    /// IF guard holds and the expression is not missing), in column order. False, and nothing
+    /// reported, when the WHERE does not hold.
+    public func evaluate(slotValues: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?,
+                         _ body: (_ column: Int, _ value: QLValue) -> Void) -> Bool {
+        let frame = QLProgram.Frame(values: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
+        if let filter, filter(frame) != .bool(true) { return false }
+        for (i, column) in columns.enumerated() {
+            if let g = column.guarded, g(frame) != .bool(true) { continue }
+            if let v = column.expr(frame) { body(i, v) }
+        }
+        return true
     }
 }

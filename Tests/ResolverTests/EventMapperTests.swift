@@ -72,6 +72,25 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
         #expect(row?["utm"] == m.values["utm"] && row?["campaign"] == m.values["campaign"] && row?["n"] == m.values["n"])
     }
 
+    @Test func repeatedColumnNames_andSeveralStatements_keepTheLastValue() throws {
+        let schema = try AccountSchema(identity: IdentitySchema(keys: [IdentityKey(field: "email", rank: 1), IdentityKey(field: "uid", rank: 2)]), mappingText: """
+        SELECT email, plan, "first" AS tier, "second" AS tier FROM app INTO user BY email ALIAS a;
+        SELECT uid, "third" AS tier, seats FROM app INTO user BY uid ALIAS b;
+        SELECT email, "solo" AS tier, "again" AS tier FROM solo INTO user BY email ALIAS s
+        """)
+        #expect(schema.programs["app"]?.first??.hasRepeatedNames == true)
+        #expect(schema.programs["app"]?.last??.hasRepeatedNames == false)
+        guard case .success(let app) = EventMapper.map(rawEvent("app", ["email": "a@x.com", "uid": "u1", "plan": "pro", "seats": 3]), schema: schema),
+              case .success(let solo) = EventMapper.map(rawEvent("solo", ["email": "a@x.com"]), schema: schema) else {
+            Issue.record("mapping failed")
+            return
+        }
+        #expect(Set(app.identifiers) == [Identifier("email", "a@x.com"), Identifier("uid", "u1")])
+        #expect(app.values == ["plan": .string("pro"), "tier": .string("third"), "seats": .int(3)])
+        #expect(app.fields.count == 3) // one value per name
+        #expect(solo.values == ["tier": .string("again")] && solo.fields.count == 1)
+    }
+
     @Test(arguments: [
         (#"{"identity_keys":[]}"#, "identity_keys must be a non-empty list"),
         (#"{"identity_keys":[{"field":"email","rank":0}]}"#, "identity_keys[0].rank must be an integer ≥ 1"),

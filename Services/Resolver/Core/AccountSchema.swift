@@ -136,29 +136,50 @@ public enum EventMapper {
             return QLContext(fields: converted!, messageTimeMs: event.timestampMs, nowMs: event.timestampMs)
         }
         var identifiers: [Identifier] = []
-        var values: [String: QLValue] = [:]
+        var mapped: [MappedEvent.Field] = []
         if let statements = schema.mappings[event.stream] {
             var anyRow = false
             let compiled = schema.programs[event.stream]
-            for (i, statement) in statements.enumerated() {
-                let selected: [String: QLValue]?
-                if let program = compiled?[i] ?? nil, !program.readsWholeRecord {
-                    let values = program.slots.map { event.data[$0].flatMap(QLValue.init(json:)) }
-                    selected = program.row(slotValues: values, fields: [:], nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
-                } else if let program = compiled?[i] ?? nil {
-                    selected = program.row(context().fields, nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
+            // One statement whose columns have distinct names yields each name once; otherwise a
+            // later value replaces an earlier one of the same name (as in a row).
+            var replacing = statements.count > 1
+            // Identity columns become identifiers; the others are the values.
+            func take(_ name: String, _ value: QLValue) {
+                if schema.identity.keys.contains(where: { $0.field == name }) {
+                    identifiers += identityValues(value).map { Identifier(name, $0) }
+                } else if replacing, let j = mapped.firstIndex(where: { $0.name == name }) {
+                    mapped[j].value = value
                 } else {
-                    selected = QLEvaluator.select(statement, context())
+                    mapped.append(MappedEvent.Field(name, value))
                 }
-                guard var row = selected else { continue }
+            }
+            for (i, statement) in statements.enumerated() {
+                if let program = compiled?[i] ?? nil, !program.hasRepeatedNames {
+                    // Compiled, columns reported one by one: no row table per event.
+                    let slotValues: [QLValue?], record: [String: QLValue]
+                    if program.readsWholeRecord {
+                        record = context().fields
+                        slotValues = program.slots.map { record[$0] }
+                    } else {
+                        record = [:]
+                        slotValues = program.slots.map { event.data[$0].flatMap(QLValue.init(json:)) }
+                    }
+                    if mapped.isEmpty { mapped.reserveCapacity(program.columnNames.count) }
+                    let selected = program.evaluate(slotValues: slotValues, fields: record, nowMs: event.timestampMs, messageTimeMs: event.timestampMs) {
+                        take(program.columnNames[$0], $1)
+                    }
+                    if selected { anyRow = true }
+                    continue
+                }
+                let selected = if let program = compiled?[i] ?? nil {
+                    program.row(context().fields, nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
+                } else {
+                    QLEvaluator.select(statement, context())
+                }
+                guard let row = selected else { continue }
                 anyRow = true
-                // Identity columns become identifiers; the rest of the row is the values (kept
-                // as it is: no second table per event).
-                for key in schema.identity.keys {
-                    guard let value = row.removeValue(forKey: key.field) else { continue }
-                    identifiers += identityValues(value).map { Identifier(key.field, $0) }
-                }
-                if values.isEmpty { values = row } else { values.merge(row) { _, later in later } }
+                replacing = true
+                for (name, value) in row { take(name, value) }
             }
             if !anyRow { return .failure(.filtered) }
         } else {
@@ -171,13 +192,13 @@ public enum EventMapper {
                     identifiers += identityValues(normalised).map { Identifier(name, $0) }
                 } else {
                     switch value {
-                    case .int, .number, .bool, .string, .time: values[name] = value
+                    case .int, .number, .bool, .string, .time: mapped.append(MappedEvent.Field(name, value))
                     default: continue
                     }
                 }
             }
         }
-        return .success(MappedEvent(id: event.id, stream: event.stream, timeMs: event.timestampMs, identifiers: identifiers, values: values))
+        return .success(MappedEvent(id: event.id, stream: event.stream, timeMs: event.timestampMs, identifiers: identifiers, fields: mapped))
     }
 
     static func identityValues(_ value: QLValue) -> [String] {

@@ -15,18 +15,46 @@ public struct Identifier: Hashable, Sendable, Comparable, CustomStringConvertibl
 
 /// One event after mapping: its identifiers, field values and time.
 public struct MappedEvent: Sendable, Equatable {
+    /// A field value; an event has at most one per name (their order carries no meaning).
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: QLValue
+        public init(_ name: String, _ value: QLValue) {
+            self.name = name
+            self.value = value
+        }
+    }
+
     public var id: String
     public var stream: String
     public var timeMs: Int64
     public var identifiers: [Identifier]
-    public var values: [String: QLValue]
+    /// The values as a short array (the mapper fills it column by column; no table per event).
+    public var fields: [Field]
 
-    public init(id: String, stream: String, timeMs: Int64, identifiers: [Identifier], values: [String: QLValue]) {
+    public init(id: String, stream: String, timeMs: Int64, identifiers: [Identifier], fields: [Field]) {
         self.id = id
         self.stream = stream
         self.timeMs = timeMs
         self.identifiers = identifiers
-        self.values = values
+        self.fields = fields
+    }
+
+    public init(id: String, stream: String, timeMs: Int64, identifiers: [Identifier], values: [String: QLValue]) {
+        self.init(id: id, stream: stream, timeMs: timeMs, identifiers: identifiers,
+                  fields: values.sorted { $0.key < $1.key }.map { Field($0.key, $0.value) })
+    }
+
+    /// The values by name.
+    public var values: [String: QLValue] {
+        var out = [String: QLValue](minimumCapacity: fields.count)
+        for f in fields { out[f.name] = f.value }
+        return out
+    }
+
+    /// Same id, stream, time, identifiers (in order) and values (in any order).
+    public static func == (a: MappedEvent, b: MappedEvent) -> Bool {
+        a.id == b.id && a.stream == b.stream && a.timeMs == b.timeMs && a.identifiers == b.identifiers && a.values == b.values
     }
 }
 
@@ -252,8 +280,9 @@ public struct IdentityGraph: Sendable {
 
     /// Applies an event's values and counters to its profile.
     static func absorb(_ event: MappedEvent, into profile: inout Profile, schema: IdentitySchema) {
-        if profile.fields.isEmpty { profile.fields.reserveCapacity(event.values.count) } // a new profile: one allocation
-        for (name, value) in event.values {
+        if profile.fields.isEmpty { profile.fields.reserveCapacity(event.fields.count) } // a new profile: one allocation
+        for field in event.fields {
+            let name = field.name, value = field.value
             let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
             if let i = profile.fields.index(forKey: name) {
                 FieldMerge.update(spec, &profile.fields[at: i], value, at: event.timeMs, stream: event.stream)
