@@ -1,4 +1,4 @@
-import IdentityCore
+@testable import IdentityCore
 import QL
 import Resolver
 import Testing
@@ -25,6 +25,19 @@ func profileID(_ r: Resolution) -> String? {
 }
 
 @Suite struct IdentityRuleTests {
+    @Test(arguments: [
+        ([String](), []),
+        (["web"], ["web"]),
+        (["web", "web"], ["web"]),
+        (["web", "app", "crm", "app"], ["app", "crm", "web"]),
+        (["b", "a", "c", "a", "b"], ["a", "b", "c"]),
+    ])
+    func profileStreams_staySortedAndDistinct(noted: [String], expected: [String]) {
+        var p = Profile(id: "p", createdMs: 0, updatedMs: 0)
+        for s in noted { p.noteStream(s) }
+        #expect(p.streams == expected)
+    }
+
     @Test func anonymousCookie_thenEmailOnTheSameDevice_isOneProfile() {
         var g = IdentityGraph(account: "acme", schema: webSchema)
         let a = profileID(g.apply(event([("_uid", "c1")], t: 1)))

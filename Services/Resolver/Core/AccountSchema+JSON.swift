@@ -69,7 +69,7 @@ extension Profile {
             // The value type of each field, so readers can restore times (JSON has none).
             "types": .object(fields.mapValues { .string($0.value.typeName) }),
             "merged": .array(merged.map(JSONValue.string)),
-            "meta": ["events": .int(Int64(eventCount)), "streams": .array(streams.sorted().map(JSONValue.string)),
+            "meta": ["events": .int(Int64(eventCount)), "streams": .array(streams.map(JSONValue.string)),
                      "_num_conflicts": .int(Int64(conflicts.count)), "conflicts": .array(conflicts.map { .string($0.description) }),
                      "unhealthy": .bool(isUnhealthy)],
         ]
@@ -136,7 +136,7 @@ extension Profile {
         key("_num_conflicts"); JSONText.appendInt(Int64(conflicts.count), to: &out); out.append(0x2C)
         key("conflicts"); strings(conflicts.lazy.map(\.description)); out.append(0x2C)
         key("events"); JSONText.appendInt(Int64(eventCount), to: &out); out.append(0x2C)
-        key("streams"); strings(streams.sorted()); out.append(0x2C)
+        key("streams"); strings(streams); out.append(0x2C)
         key("unhealthy"); out.append(contentsOf: (isUnhealthy ? "true" : "false").utf8)
         out.append(0x7D); out.append(0x2C)
         key("types"); out.append(0x7B)

@@ -72,7 +72,8 @@ public struct Profile: Sendable, Equatable {
     public var identities = IdentityTable()
     public var fields = FieldTable()
     public var eventCount = 0
-    public var streams: Set<String> = []
+    /// Streams its events came from, sorted (a short array: most profiles hear from one or two).
+    public private(set) var streams: [String] = []
     public var conflicts: [Identifier] = []
     public var version: Int64 = 0
     /// Profiles absorbed into this one (by merges), in order.
@@ -95,6 +96,13 @@ public struct Profile: Sendable, Equatable {
         held!.remove(at: i)
         let at = held!.firstIndex { $0.lastSeenMs > entry.lastSeenMs } ?? held!.endIndex
         held!.insert(entry, at: at)
+    }
+
+    /// Adds `stream` to `streams`, keeping them sorted and distinct.
+    public mutating func noteStream(_ stream: String) {
+        var i = 0
+        while i < streams.count, streams[i] < stream { i += 1 }
+        if i == streams.count || streams[i] != stream { streams.insert(stream, at: i) }
     }
 
     public var identifierCount: Int { identities.values.reduce(0) { $0 + $1.count } }
@@ -291,7 +299,7 @@ public struct IdentityGraph: Sendable {
             }
         }
         profile.eventCount += 1
-        if !profile.streams.contains(event.stream) { profile.streams.insert(event.stream) }
+        profile.noteStream(event.stream)
         profile.createdMs = min(profile.createdMs, event.timeMs)
         profile.updatedMs = max(profile.updatedMs, event.timeMs)
         profile.version += 1
@@ -382,7 +390,7 @@ public struct IdentityGraph: Sendable {
             merged.fields[name] = merged.fields[name].map { FieldMerge.combine(spec, $0, state) } ?? state
         }
         merged.eventCount += absorbed.eventCount
-        merged.streams.formUnion(absorbed.streams)
+        for s in absorbed.streams { merged.noteStream(s) }
         merged.conflicts += absorbed.conflicts.filter { !merged.conflicts.contains($0) }
         merged.createdMs = min(merged.createdMs, absorbed.createdMs)
         merged.updatedMs = max(merged.updatedMs, absorbed.updatedMs)

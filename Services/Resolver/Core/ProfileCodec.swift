@@ -96,7 +96,7 @@ enum ProfileCodec {
             if r.byte() == 1 { state.changedAtMs = r.int() &+ base }
             p.fields.appendInOrder(name, state) // written in the table's order
         }
-        for _ in 0..<r.count() { p.streams.insert(r.string()) }
+        for _ in 0..<r.count() { p.noteStream(r.string()) }
         for _ in 0..<r.count() { p.conflicts.append(Identifier(r.string(), r.string())) }
         for _ in 0..<r.count() { p.merged.append(r.string()) }
         return p

@@ -49,7 +49,7 @@ extension IdentityGraph {
                                 "s": st.stream.map(JSONValue.string) ?? .null, "c": st.changedAtMs.map(JSONValue.int) ?? .null]
             }
             ps.append(["id": .string(p.id), "created": .int(p.createdMs), "updated": .int(p.updatedMs), "identities": .object(identities),
-                       "fields": .object(fields), "events": .int(Int64(p.eventCount)), "streams": .array(p.streams.sorted().map(JSONValue.string)),
+                       "fields": .object(fields), "events": .int(Int64(p.eventCount)), "streams": .array(p.streams.map(JSONValue.string)),
                        "conflicts": .array(p.conflicts.map { ["f": .string($0.field), "v": .string($0.value)] }),
                        "version": .int(p.version), "merged": .array(p.merged.map(JSONValue.string))])
         }
@@ -99,7 +99,7 @@ extension IdentityGraph {
                 p.fields[name] = st
             }
             p.eventCount = Int(pj["events"]?.intValue ?? 0)
-            p.streams = Set((pj["streams"]?.arrayValue ?? []).compactMap(\.stringValue))
+            for s in (pj["streams"]?.arrayValue ?? []).compactMap(\.stringValue) { p.noteStream(s) }
             p.conflicts = (pj["conflicts"]?.arrayValue ?? []).compactMap { c in
                 guard let f = c["f"]?.stringValue, let v = c["v"]?.stringValue else { return nil }
                 return Identifier(f, v)
