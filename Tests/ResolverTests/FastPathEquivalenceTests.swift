@@ -131,6 +131,17 @@ import Testing
         for p in g.profiles.values {
             #expect(ProfileCodec.decode(id: p.id, ProfileCodec.encode(p)) == p)
         }
+        // A scratch buffer too small for a profile grows, and the bytes are the same; a large one
+        // left over from a bigger profile gives exact-size bytes too.
+        let sizes = g.profiles.values.map { ProfileCodec.encode($0).count }
+        for (p, size) in zip(g.profiles.values, sizes) {
+            for start in [0, 1, size - 1, size, 4 * size] {
+                var scratch = [UInt8](repeating: 0xAB, count: max(0, start))
+                let bytes = ProfileCodec.encode(p, scratch: &scratch)
+                #expect(bytes.count == size && ProfileCodec.decode(id: p.id, bytes) == p)
+                #expect(scratch.count >= size)
+            }
+        }
     }
 
     @Test(arguments: [4, 5] as [UInt64])

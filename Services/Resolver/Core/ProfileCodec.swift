@@ -1,25 +1,59 @@
 import QL
 
 /// A compact binary form of a profile, for keeping it in memory: varints, times as differences
-/// from the profile's creation. Tables are written in their iteration order (sorted tables in
-/// name order, but sets and maps in hash order: not canonical, so compare decoded profiles, not
-/// bytes). Only this process writes and reads it (snapshots stay
-/// JSON), so there is no version negotiation; a damaged buffer decodes to defaults, never traps.
+/// from the profile's creation. Tables are written in their iteration order (sorted tables and
+/// streams in name order, but map values in hash order: not canonical, so compare decoded
+/// profiles, not bytes). Only this process writes and reads it (snapshots stay JSON), so there is
+/// no version negotiation; a damaged buffer decodes to defaults, never traps.
 enum ProfileCodec {
     static func encode(_ p: Profile) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        encode(p, into: &out)
-        return out
+        var scratch: [UInt8] = []
+        return encode(p, scratch: &scratch)
     }
 
-    /// Writes `p` over `out`, reusing its storage (the store encodes every profile in one scratch
-    /// buffer, so encoding allocates nothing once it has grown to the largest profile).
-    static func encode(_ p: Profile, into out: inout [UInt8]) {
-        var w = Writer()
-        out.removeAll(keepingCapacity: true)
-        swap(&w.out, &out)
-        defer { swap(&w.out, &out) }
+    /// The profile's bytes, in an array of exactly their size. They are written first into
+    /// `scratch` (kept by the caller and reused: it grows to the largest profile and stays), then
+    /// copied out at their size (an array grown while writing keeps up to half of its capacity
+    /// unused; held by millions of profiles, that slack was about a tenth of the resident memory).
+    static func encode(_ p: Profile, scratch: inout [UInt8]) -> [UInt8] {
+        while true {
+            let (size, complete) = scratch.withUnsafeMutableBufferPointer { buffer in
+                var w = Writer(sink: BufferSink(buffer: buffer))
+                write(p, to: &w)
+                return (w.sink.at, w.sink.at <= buffer.count)
+            }
+            if complete {
+                return [UInt8](unsafeUninitializedCapacity: size) { out, count in
+                    count = scratch.withUnsafeBufferPointer { out.initialize(fromContentsOf: $0[0..<size]) }
+                }
+            }
+            scratch = [UInt8](repeating: 0, count: max(size, 2 * scratch.count, 1024)) // written again, in a larger buffer
+        }
+    }
+
+    /// Where the encoding goes.
+    protocol Sink {
+        mutating func byte(_ b: UInt8)
+        mutating func bytes(_ b: UnsafeBufferPointer<UInt8>)
+    }
+
+    /// Writes into a fixed buffer; past its end it only counts (`at` is then the size needed).
+    struct BufferSink: Sink {
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        var at = 0
+        mutating func byte(_ b: UInt8) {
+            if at < buffer.count { buffer[at] = b }
+            at += 1
+        }
+        mutating func bytes(_ b: UnsafeBufferPointer<UInt8>) {
+            if let source = b.baseAddress, !b.isEmpty, at + b.count <= buffer.count {
+                (buffer.baseAddress! + at).initialize(from: source, count: b.count)
+            }
+            at += b.count
+        }
+    }
+
+    static func write<S: Sink>(_ p: Profile, to w: inout Writer<S>) {
         let base = p.createdMs
         w.int(p.createdMs)
         w.int(p.updatedMs &- base)
@@ -45,8 +79,8 @@ enum ProfileCodec {
                 w.string(k)
                 w.int(t &- base)
             }
-            if let s = state.stream { w.out.append(1); w.string(s) } else { w.out.append(0) }
-            if let c = state.changedAtMs { w.out.append(1); w.int(c &- base) } else { w.out.append(0) }
+            if let s = state.stream { w.sink.byte(1); w.string(s) } else { w.sink.byte(0) }
+            if let c = state.changedAtMs { w.sink.byte(1); w.int(c &- base) } else { w.sink.byte(0) }
         }
         w.uint(UInt64(p.streams.count))
         for s in p.streams { w.string(s) }
@@ -102,16 +136,16 @@ enum ProfileCodec {
         return p
     }
 
-    struct Writer {
-        var out: [UInt8] = []
+    struct Writer<S: Sink> {
+        var sink: S
 
         mutating func uint(_ v: UInt64) {
             var v = v
             while v >= 0x80 {
-                out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+                sink.byte(UInt8(truncatingIfNeeded: v) | 0x80)
                 v >>= 7
             }
-            out.append(UInt8(v))
+            sink.byte(UInt8(v))
         }
 
         /// Zigzag, so small negative differences stay short.
@@ -121,34 +155,34 @@ enum ProfileCodec {
             var s = s
             s.withUTF8 { bytes in
                 uint(UInt64(bytes.count))
-                out.append(contentsOf: bytes)
+                sink.bytes(bytes)
             }
         }
 
         mutating func value(_ v: QLValue, _ base: Int64) {
             switch v {
-            case .null: out.append(0)
-            case .int(let i): out.append(1); int(i)
+            case .null: sink.byte(0)
+            case .int(let i): sink.byte(1); int(i)
             case .number(let d):
-                out.append(2)
+                sink.byte(2)
                 var bits = d.bitPattern
                 for _ in 0..<8 {
-                    out.append(UInt8(truncatingIfNeeded: bits))
+                    sink.byte(UInt8(truncatingIfNeeded: bits))
                     bits >>= 8
                 }
-            case .bool(let b): out.append(b ? 4 : 3)
-            case .string(let s): out.append(5); string(s)
-            case .time(let t): out.append(6); int(t &- base)
+            case .bool(let b): sink.byte(b ? 4 : 3)
+            case .string(let s): sink.byte(5); string(s)
+            case .time(let t): sink.byte(6); int(t &- base)
             case .strings(let items):
-                out.append(7)
+                sink.byte(7)
                 uint(UInt64(items.count))
                 for s in items { string(s) }
             case .list(let items):
-                out.append(8)
+                sink.byte(8)
                 uint(UInt64(items.count))
                 for item in items { value(item, base) }
             case .map(let m):
-                out.append(9)
+                sink.byte(9)
                 uint(UInt64(m.count))
                 for (k, item) in m {
                     string(k)

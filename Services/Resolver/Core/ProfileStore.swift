@@ -17,9 +17,7 @@ public struct ProfileStore: Sendable, Equatable {
     private var working: [(id: String, profile: Profile?)] = []
     /// The profile flushed last, still decoded (the daemon reads it right after `apply`).
     private var recent: Profile?
-    /// Where profiles are encoded before being stored at their exact size (an array grown while
-    /// writing keeps up to half of its capacity unused; held by millions of profiles, that slack
-    /// was about a tenth of the resident memory).
+    /// Where profiles are encoded before being stored at their exact size.
     private var scratch: [UInt8] = []
 
     public init(storage: Storage = .compact) {
@@ -111,13 +109,9 @@ public struct ProfileStore: Sendable, Equatable {
         working.removeAll(keepingCapacity: true)
     }
 
-    /// Encodes `p` in the scratch buffer and keeps an exact-size copy under `id`.
+    /// Keeps `p` encoded under `id`, at its exact size.
     private mutating func store(_ p: Profile, as id: String) {
-        ProfileCodec.encode(p, into: &scratch)
-        let bytes = scratch
-        encoded[id] = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-            count = bytes.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
-        }
+        encoded[id] = ProfileCodec.encode(p, scratch: &scratch)
     }
 
     private func workingIndex(_ id: String) -> Int? {
