@@ -129,9 +129,14 @@ import Testing
         #expect(try JSONParser().parse(sink.lines[1])["msg"] == .string("bad\nthing"))
     }
 
-    @Test(arguments: [(Int64(0), "1970-01-01T00:00:00.000Z"), (1_795_920_842_019, "2026-11-29T02:54:02.019Z"), (-1, "1969-12-31T23:59:59.999Z")])
+    @Test(arguments: [(Int64(0), "1970-01-01T00:00:00.000Z"), (1_795_920_842_019, "2026-11-29T02:54:02.019Z"), (-1, "1969-12-31T23:59:59.999Z"),
+                      (951_782_400_000, "2000-02-29T00:00:00.000Z"), (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+                      (253_402_300_800_000, "0000-01-01T00:00:00.000Z"), (-62_135_596_800_001, "0000-12-31T23:59:59.999Z")])
     func timestamps(ms: Int64, text: String) {
         #expect(Timestamp.rfc3339Millis(epochMs: ms) == text)
+        var out = Array("t=".utf8) // appended after what is there
+        Timestamp.appendRFC3339Millis(epochMs: ms, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "t=" + text)
     }
 }
 
