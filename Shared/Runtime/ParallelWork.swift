@@ -25,9 +25,16 @@ public enum ParallelWork {
         let parts = count < minimum ? 1 : max(1, min(threads, count))
         if parts == 1 { return (0..<count).map(body) }
         let chunk = (count + parts - 1) / parts
-        return run(parts: parts) { part in
-            (part * chunk..<min(count, (part + 1) * chunk)).map(body)
-        }.flatMap { $0 }
+        // Each part initialises its own range of the result in place (no per-part arrays joined
+        // afterwards by the caller's thread).
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            nonisolated(unsafe) let out = buffer
+            _ = run(parts: parts) { part in
+                for i in part * chunk..<min(count, (part + 1) * chunk) { (out.baseAddress! + i).initialize(to: body(i)) }
+                return 0
+            }
+            initialized = count
+        }
     }
 
     /// `body(item)` for each of `items` (indices below `slots`) on up to `threads` threads. Items

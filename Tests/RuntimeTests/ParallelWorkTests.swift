@@ -31,5 +31,10 @@ import Testing
         for count in [0, 10, 255, 256, 1000] {
             #expect(ParallelWork.map(count: count, threads: 3) { $0 * 2 } == (0..<count).map { $0 * 2 })
         }
+        // Uneven chunks, more threads than chunks of work, and values that own storage.
+        for (count, threads) in [(1001, 2), (257, 7), (300, 300), (1000, 1)] {
+            let strings = ParallelWork.map(count: count, threads: threads) { "item number \($0) with a long enough text" }
+            #expect(strings == (0..<count).map { "item number \($0) with a long enough text" })
+        }
     }
 }
