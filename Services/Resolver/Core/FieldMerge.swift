@@ -150,14 +150,16 @@ public enum FieldMerge {
             changed = state.value != value
             if !state.keyTimes.isEmpty { state.keyTimes = [:] }
             state.value = value
+        // The stored collection is bound, then the state lets go of it, so it is changed in place
+        // (matching on a tuple of both values would keep a second reference alive through the
+        // case, and every change would copy the whole map or list first).
         case .sum:
-            switch (state.value, value) {
-            case (.int(let x), .int(let y)):
+            if case .int(let x) = state.value, case .int(let y) = value {
                 changed = y != 0
                 state.value = .int(x &+ y)
                 if !state.keyTimes.isEmpty { state.keyTimes = [:] }
-            case (.map(var out), .map(let y)):
-                state.value = .null // `out` is now the only reference: changed in place
+            } else if case .map(let y) = value, case .map(var out) = state.value {
+                state.value = .null
                 for (k, v) in y {
                     let old = out[k]
                     let new = add(old, v)
@@ -165,16 +167,15 @@ public enum FieldMerge {
                     out[k] = new
                 }
                 state.value = .map(out)
-            default:
+            } else {
                 return false
             }
         case .merge, .latestmap, .oldestmap, .mapmin, .mapmax:
-            switch (state.value, value) {
-            case (.strings(var members), .strings(let incoming)):
+            if case .strings(let incoming) = value, case .strings(var members) = state.value {
                 state.value = .null
                 changed = mergeMembers(&members, &state.keyTimes, incoming, at: time)
                 state.value = .strings(members)
-            case (.map(var out), .map(let y)):
+            } else if case .map(let y) = value, case .map(var out) = state.value {
                 state.value = .null
                 for (k, v) in y {
                     let stored = state.keyTimes[k]
@@ -192,7 +193,7 @@ public enum FieldMerge {
                     state.keyTimes[k] = time
                 }
                 state.value = .map(out)
-            default:
+            } else {
                 return false
             }
         case .min, .max:
