@@ -352,20 +352,32 @@ public struct IdentityGraph: Sendable {
     /// Attaches an unowned identifier; returns identifiers released by eviction.
     private mutating func attach(_ identifier: Identifier, key: IdentityKey, to profile: String, at time: Int64) -> [Identifier] {
         owner[identifier] = profile
-        var held = profiles[profile]!.identities[identifier.field] ?? []
-        held.append(Profile.Held(value: identifier.value, lastSeenMs: time))
-        held.sort { ($0.lastSeenMs, $0.value) < ($1.lastSeenMs, $1.value) }
+        let capacity = key.kind == .set && key.onFull == .evictOldest ? key.capacity : nil
+        // The profile's list is changed where it is (a copy taken out and written back would
+        // copy the list on every attach).
+        let evicted = Self.insert(identifier.value, at: time, into: &profiles[profile]!.identities[identifier.field], keeping: capacity)
         var released: [Identifier] = []
-        if key.kind == .set, key.onFull == .evictOldest {
-            while held.count > key.capacity {
-                let gone = held.removeFirst()
-                let id = Identifier(identifier.field, gone.value)
-                owner[id] = nil
-                released.append(id)
-            }
+        for value in evicted {
+            let id = Identifier(identifier.field, value)
+            owner[id] = nil
+            released.append(id)
         }
-        profiles[profile]!.identities[identifier.field] = held
         return released
+    }
+
+    /// Adds a held value, keeping the list ordered by (last sighting, value); past `capacity`
+    /// the oldest go. Returns the values that went.
+    static func insert(_ value: String, at time: Int64, into held: inout [Profile.Held]?, keeping capacity: Int?) -> [String] {
+        var list = held ?? []
+        held = nil // `list` is now the only reference: changed in place
+        list.append(Profile.Held(value: value, lastSeenMs: time))
+        list.sort { ($0.lastSeenMs, $0.value) < ($1.lastSeenMs, $1.value) }
+        var gone: [String] = []
+        if let capacity {
+            while list.count > capacity { gone.append(list.removeFirst().value) }
+        }
+        held = list
+        return gone
     }
 
     /// Rule 5: the older profile (first event time, then id) survives; returns its id.
