@@ -45,6 +45,15 @@ final class LogFixture: @unchecked Sendable {
     func producer(maxInFlight: Int = 10_000) throws -> any LogProducer {
         try client.makeProducer(ProducerOptions(clientID: "test", maxInFlight: maxInFlight, lingerMs: 1))
     }
+
+    /// A consumer without a group assigned every partition of `topic` (4) from the beginning.
+    func readerFromBeginning(_ topic: String) throws -> any LogConsumer {
+        let consumer = try consumer(group: nil)
+        var offsets: [TopicPartition: Int64] = [:]
+        for p in 0..<4 { offsets[TopicPartition(topic, Int32(p))] = Offset.beginning }
+        try consumer.assign(offsets)
+        return consumer
+    }
 }
 
 /// Polls until `count` records arrived or `seconds` passed.
@@ -73,10 +82,7 @@ struct LogContractTests {
         }
         await producer.close(timeoutMs: 5000)
 
-        let consumer = try fx.consumer(group: nil)
-        var offsets: [TopicPartition: Int64] = [:]
-        for p in 0..<4 { offsets[TopicPartition("contract.a", Int32(p))] = Offset.beginning }
-        try consumer.assign(offsets)
+        let consumer = try fx.readerFromBeginning("contract.a")
         let records = try await poll(consumer, count: 20)
         #expect(records.count == 20)
         for record in records {
@@ -127,10 +133,7 @@ struct LogContractTests {
         }
         await producer.close(timeoutMs: 5000)
 
-        let consumer = try fx.consumer(group: nil)
-        var offsets: [TopicPartition: Int64] = [:]
-        for p in 0..<4 { offsets[TopicPartition("contract.batch", Int32(p))] = Offset.beginning }
-        try consumer.assign(offsets)
+        let consumer = try fx.readerFromBeginning("contract.batch")
         let records = try await poll(consumer, count: 31)
         #expect(records.count == 31)
         #expect(Set(records.map { "\($0.keyString ?? "")=\($0.valueString ?? "")" }) ==

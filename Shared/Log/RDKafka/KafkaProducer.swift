@@ -97,26 +97,25 @@ public final class KafkaProducer: LogProducer {
     }
 
     public func send(_ record: ProducerRecord, tracker: DeliveryTracker) throws(LogError) {
-        if closed.load() { throw LogError.closed }
-        if context.hasFatalError.load(), let fatal = context.fatalError.withLock({ $0 }) { throw LogError.fatal(fatal) }
-        let before = inFlight.add(1)
-        if before >= options.maxInFlight {
-            inFlight.subtract(1)
-            throw LogError.queueFull(limit: options.maxInFlight)
-        }
-        // The tracker travels (retained) as the message opaque and comes back in the delivery
-        // report, which releases it: no shared table, no lock and no allocation per record.
-        let ticket = Unmanaged.passRetained(tracker)
-        let err = produce(record, opaque: ticket.toOpaque())
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            ticket.release()
-            inFlight.subtract(1)
-            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { throw LogError.queueFull(limit: options.maxInFlight) }
-            throw RDKafkaError.request(err, "produce to \(record.topic)")
-        }
+        try handOver(tracker, topic: record.topic) { produce(record, opaque: $0) }
     }
 
     public func send(_ batch: RecordBatch, at index: Int, completion: @escaping @Sendable (Result<RecordMetadata, LogError>) -> Void) throws(LogError) {
+        try handOver(DeliveryTracker(topic: batch.topic, completion: completion), topic: batch.topic) { opaque in
+            guard let rkt = topicHandle(batch.topic) else { return rd_kafka_last_error() }
+            let entry = batch.entries[index]
+            return batch.bytes.withUnsafeBytes { raw in
+                let base = raw.baseAddress // nil only for an empty buffer: every range is empty then
+                return cdp_rdk_produce(handle.pointer, rkt, RD_KAFKA_PARTITION_UA, base.map { $0 + entry.key.lowerBound }, entry.key.count,
+                                       base.map { $0 + entry.value.lowerBound }, entry.value.count, nil, 0, opaque)
+            }
+        }
+    }
+
+    /// Takes one more record in flight and runs `produce` with `tracker` as the message opaque.
+    /// The tracker travels (retained) and comes back in the delivery report, which releases it:
+    /// no shared table, no lock and no allocation per record. A failed produce takes both back.
+    private func handOver(_ tracker: DeliveryTracker, topic: String, _ produce: (UnsafeMutableRawPointer) -> rd_kafka_resp_err_t) throws(LogError) {
         if closed.load() { throw LogError.closed }
         if context.hasFatalError.load(), let fatal = context.fatalError.withLock({ $0 }) { throw LogError.fatal(fatal) }
         let before = inFlight.add(1)
@@ -124,23 +123,13 @@ public final class KafkaProducer: LogProducer {
             inFlight.subtract(1)
             throw LogError.queueFull(limit: options.maxInFlight)
         }
-        let ticket = Unmanaged.passRetained(DeliveryTracker(topic: batch.topic, completion: completion))
-        let err: rd_kafka_resp_err_t
-        if let rkt = topicHandle(batch.topic) {
-            let entry = batch.entries[index]
-            err = batch.bytes.withUnsafeBytes { raw in
-                let base = raw.baseAddress // nil only for an empty buffer: every range is empty then
-                return cdp_rdk_produce(handle.pointer, rkt, RD_KAFKA_PARTITION_UA, base.map { $0 + entry.key.lowerBound }, entry.key.count,
-                                       base.map { $0 + entry.value.lowerBound }, entry.value.count, nil, 0, ticket.toOpaque())
-            }
-        } else {
-            err = rd_kafka_last_error()
-        }
+        let ticket = Unmanaged.passRetained(tracker)
+        let err = produce(ticket.toOpaque())
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             ticket.release()
             inFlight.subtract(1)
             if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { throw LogError.queueFull(limit: options.maxInFlight) }
-            throw RDKafkaError.request(err, "produce to \(batch.topic)")
+            throw RDKafkaError.request(err, "produce to \(topic)")
         }
     }
 
