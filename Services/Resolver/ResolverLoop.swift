@@ -167,8 +167,8 @@ extension ResolverApp {
         let shardOutputs = ParallelWork.claiming(busy, slots: groups.count, threads: settings.threads) { shard in
             resolve(groups[shard], of: records, live: live, parsed: parsed, in: state.shards[shard])
         }
-        for case let (records, batch)? in shardOutputs {
-            out.records += records
+        for case let (deadLetters, batch)? in shardOutputs {
+            out.records += deadLetters
             if !batch.isEmpty { out.batches.append(batch) }
         }
         progress.advance(pastAll: records)
@@ -176,9 +176,9 @@ extension ResolverApp {
         return out
     }
 
-    /// Resolves one shard's events in log order; returns what to publish: dead letters, and the
-    /// profile records in one batch.
-    /// The batch's records are read where they are (`indices` into them), not copied.
+    /// Resolves one shard's events (`indices` into the batch's records, read where they are, not
+    /// copied) in log order; returns what to publish: dead letters, and the profile records in
+    /// one batch.
     func resolve(_ indices: [Int], of records: [ConsumerRecord], live liveness: [Bool], parsed: [Result<EventRecord, EventRecord.ParseError>],
                  in shard: Locked<ResolverStateData>) -> (deadLetters: [ProducerRecord], profiles: RecordBatch) {
         var out: [ProducerRecord] = []
@@ -187,9 +187,9 @@ extension ResolverApp {
         // (versions only grow). Profiles are written out as soon as they change, while still in
         // the cache, and not kept decoded until the end of the batch (holding a batch's worth of
         // decoded profiles measured slower: their allocations no longer recycle) — into one
-        // buffer for the whole batch, not an array each.
-        // Sized for a typical web profile per live event (most events change one profile), so
-        // that the buffer seldom grows (and is copied) while the batch is written.
+        // buffer for the whole batch, not an array each. The buffer is sized for a typical web
+        // profile per live event (most events change one profile), so it seldom grows (and is
+        // copied) while the batch is written.
         var live = 0
         for i in indices where liveness[i] { live += 1 }
         var published = RecordBatch(topic: settings.topics.profiles, capacity: live * 1024)

@@ -45,7 +45,7 @@ public struct RecordBatch: Sendable {
         return ProducerRecord(topic: topic, key: Array(bytes[e.key]), value: Array(bytes[e.value]))
     }
 
-    /// Every record, copied out (tests, retries).
+    /// Every record, copied out.
     public var records: [ProducerRecord] { entries.indices.map(record(at:)) }
 
     /// The records whose result failed, copied out, for results of `enqueue(records, batches)`
