@@ -45,23 +45,25 @@ public struct QLSelectProgram: Sendable {
     /// The row from the record's values in slot order; `fields` (the whole record) is read only
     /// when `readsWholeRecord`.
     public func row(slotValues: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?) -> [String: QLValue]? {
-        var row = [String: QLValue](minimumCapacity: columns.count)
-        let selected = evaluate(slotValues: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs) { column, value in
-            row[columnNames[column]] = value
-        }
-        return selected ? row : nil
+        var values: [(column: Int, value: QLValue)] = []
+        guard evaluate(slotValues: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs, into: &values) else { return nil }
+        var row = [String: QLValue](minimumCapacity: values.count)
+        for (column, value) in values { row[columnNames[column]] = value }
+        return row
     }
 
-    /// The row without building it: `body(column, value)` for each column that has a value (its
-    /// IF guard holds and the expression is not missing), in column order. False, and nothing
-    /// reported, when the WHERE does not hold.
+    /// The row without building it: `values` becomes each column that has a value (its IF guard
+    /// holds and the expression is not missing), in column order, as (index into `columnNames`,
+    /// value). False, and `values` empty, when the WHERE does not hold.
     public func evaluate(slotValues: [QLValue?], fields: [String: QLValue], nowMs: Int64, messageTimeMs: Int64?,
-                         _ body: (_ column: Int, _ value: QLValue) -> Void) -> Bool {
+                         into values: inout [(column: Int, value: QLValue)]) -> Bool {
+        values.removeAll(keepingCapacity: true)
         let frame = QLProgram.Frame(values: slotValues, fields: fields, nowMs: nowMs, messageTimeMs: messageTimeMs)
         if let filter, filter(frame) != .bool(true) { return false }
+        values.reserveCapacity(columns.count)
         for (i, column) in columns.enumerated() {
             if let g = column.guarded, g(frame) != .bool(true) { continue }
-            if let v = column.expr(frame) { body(i, v) }
+            if let v = column.expr(frame) { values.append((i, v)) }
         }
         return true
     }

@@ -143,16 +143,7 @@ public enum EventMapper {
             // One statement whose columns have distinct names yields each name once; otherwise a
             // later value replaces an earlier one of the same name (as in a row).
             var replacing = statements.count > 1
-            // Identity columns become identifiers; the others are the values.
-            func take(_ name: String, _ value: QLValue) {
-                if schema.identity.keys.contains(where: { $0.field == name }) {
-                    identifiers += identityValues(value).map { Identifier(name, $0) }
-                } else if replacing, let j = mapped.firstIndex(where: { $0.name == name }) {
-                    mapped[j].value = value
-                } else {
-                    mapped.append(MappedEvent.Field(name, value))
-                }
-            }
+            var columns: [(column: Int, value: QLValue)] = []
             for (i, statement) in statements.enumerated() {
                 if let program = compiled?[i] ?? nil, !program.hasRepeatedNames {
                     // Compiled, columns reported one by one: no row table per event.
@@ -164,11 +155,13 @@ public enum EventMapper {
                         record = [:]
                         slotValues = program.slots.map { event.data[$0].flatMap(QLValue.init(json:)) }
                     }
-                    if mapped.isEmpty { mapped.reserveCapacity(program.columnNames.count) }
-                    let selected = program.evaluate(slotValues: slotValues, fields: record, nowMs: event.timestampMs, messageTimeMs: event.timestampMs) {
-                        take(program.columnNames[$0], $1)
+                    guard program.evaluate(slotValues: slotValues, fields: record, nowMs: event.timestampMs, messageTimeMs: event.timestampMs,
+                                           into: &columns) else { continue }
+                    anyRow = true
+                    if mapped.isEmpty { mapped.reserveCapacity(columns.count) }
+                    for (column, value) in columns {
+                        place(program.columnNames[column], value, schema.identity, replacing: replacing, &identifiers, &mapped)
                     }
-                    if selected { anyRow = true }
                     continue
                 }
                 let selected = if let program = compiled?[i] ?? nil {
@@ -179,7 +172,7 @@ public enum EventMapper {
                 guard let row = selected else { continue }
                 anyRow = true
                 replacing = true
-                for (name, value) in row { take(name, value) }
+                for (name, value) in row { place(name, value, schema.identity, replacing: true, &identifiers, &mapped) }
             }
             if !anyRow { return .failure(.filtered) }
         } else {
@@ -199,6 +192,19 @@ public enum EventMapper {
             }
         }
         return .success(MappedEvent(id: event.id, stream: event.stream, timeMs: event.timestampMs, identifiers: identifiers, fields: mapped))
+    }
+
+    /// A mapped column: an identity key's values become identifiers, any other column a field
+    /// value (`replacing` an earlier one of the same name when there can be one).
+    static func place(_ name: String, _ value: QLValue, _ identity: IdentitySchema, replacing: Bool,
+                      _ identifiers: inout [Identifier], _ fields: inout [MappedEvent.Field]) {
+        if identity.keys.contains(where: { $0.field == name }) {
+            identifiers += identityValues(value).map { Identifier(name, $0) }
+        } else if replacing, let j = fields.firstIndex(where: { $0.name == name }) {
+            fields[j].value = value
+        } else {
+            fields.append(MappedEvent.Field(name, value))
+        }
     }
 
     static func identityValues(_ value: QLValue) -> [String] {
