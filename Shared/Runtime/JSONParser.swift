@@ -28,6 +28,25 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
+    /// Parses `bytes` as one JSON value; when it is an object, hands each member to `member` in
+    /// order and returns true (no table is built: a repeated key comes again, and keeping the last
+    /// gives what `parse` gives). Any other valid value returns false without calling `member`.
+    public func parseObject(_ bytes: [UInt8], _ member: (_ key: String, _ value: JSONValue) -> Void) throws(JSONParseError) -> Bool {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) -> Bool in
+            var reader = Reader(bytes: buffer, maxDepth: maxDepth)
+            reader.skipWhitespace()
+            guard reader.index < buffer.count, buffer[reader.index] == UInt8(ascii: "{") else {
+                _ = try parse(buffer) // the same errors as `parse` for anything else
+                return false
+            }
+            let first = try reader.members(depth: 1)
+            reader.skipWhitespace()
+            if reader.index < buffer.count { throw reader.error("unexpected data after the JSON value") }
+            for i in first..<reader.members.count { member(reader.members[i].key, reader.members[i].value) }
+            return true
+        }
+    }
+
     public func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
         reader.skipWhitespace()
@@ -100,17 +119,26 @@ public struct JSONParser {
         }
 
         mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+            // Members gather on a stack shared by all nesting levels, so each object's table is
+            // made once at its final size (no rehashing while it grows).
+            let first = try members(depth: depth)
+            defer { members.removeSubrange(first...) }
+            var out = [String: JSONValue](minimumCapacity: members.count - first)
+            for i in first..<members.count { out[members[i].key] = members[i].value } // the last duplicate wins
+            return .object(out)
+        }
+
+        /// Reads an object's members onto `members`; they are the entries from the returned index
+        /// on, for the caller to take off.
+        mutating func members(depth: Int) throws(JSONParseError) -> Int {
             if depth > maxDepth { throw error("nesting deeper than \(maxDepth) levels") }
             index += 1
             skipWhitespace()
+            let first = members.count
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object([:])
+                return first
             }
-            // Members gather on a stack shared by all nesting levels, so each object's table is
-            // made once at its final size (no rehashing while it grows).
-            let first = members.count
-            defer { members.removeSubrange(first...) }
             while true {
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input in object") }
@@ -130,9 +158,7 @@ public struct JSONParser {
                 }
                 if bytes[index] == UInt8(ascii: "}") {
                     index += 1
-                    var out = [String: JSONValue](minimumCapacity: members.count - first)
-                    for i in first..<members.count { out[members[i].key] = members[i].value } // the last duplicate wins
-                    return .object(out)
+                    return first
                 }
                 throw error("expected ',' or '}' in object")
             }

@@ -43,6 +43,31 @@ import Testing
         #expect(withTime.timestampMs == 1_795_920_842_019)
     }
 
+    /// Records read from bytes (members straight into place) and from a parsed object agree,
+    /// including repeated keys (the last wins) and every rejection.
+    @Test(arguments: [
+        #"{"v":1,"aid":"acme","stream":"web","id":"e1","ts":1795000000000,"data":{"a":1},"extra":[1,2]}"#,
+        #"{"aid":"acme","aid":"other","stream":"web","data":{"a":1},"data":{"b":2},"id":7}"#,
+        #"{"aid":"acme","stream":"web","data":{},"id":null,"ts":null}"#,
+        #"{"aid":"acme","stream":"web","data":{},"ts":"1795000000"}"#,
+        #"{"aid":"acme","stream":"web","data":{},"id":""}"#,
+        #"{"aid":"acme","stream":"web"}"#,
+        #"{"v":"1","aid":"acme","stream":"web","data":{}}"#,
+        #"{"aid":"acme","stream":"web","data":{},"aid":"Bad"}"#,
+        #" "not an object" "#,
+    ])
+    func bytesAndObjects_parseAlike(text: String) throws {
+        func outcome(_ body: () throws(EventRecord.ParseError) -> EventRecord) -> Result<EventRecord, EventRecord.ParseError> {
+            do throws(EventRecord.ParseError) { return .success(try body()) } catch { return .failure(error) }
+        }
+        let fromBytes = outcome { () throws(EventRecord.ParseError) in try EventRecord.parse(Array(text.utf8), fallbackID: "f", fallbackTimestampMs: 5) }
+        let fromObject = outcome { () throws(EventRecord.ParseError) in
+            guard case .object(let o) = try? JSONParser().parse(text) else { throw .field("event must be a JSON object") }
+            return try EventRecord.parse(object: o, fallbackID: "f", fallbackTimestampMs: 5)
+        }
+        #expect(fromBytes == fromObject)
+    }
+
     @Test(arguments: [
         (#"[1]"#, "event must be a JSON object"),
         (#"{"aid":"ACME","stream":"w","data":{}}"#, "missing or invalid \"aid\""),

@@ -60,6 +60,35 @@ import Testing
         }
     }
 
+    /// `parseObject` gives each member in order; keeping the last of a repeated key gives `parse`'s
+    /// object; other values give false; errors are `parse`'s (every case of the tables above).
+    @Test func objectMembers_agreeWithParse() throws {
+        var members: [(String, JSONValue)] = []
+        #expect(try JSONParser().parseObject(Array(#" {"k":1,"a":[{"x":2}],"k":{"y":null}} "#.utf8)) { members.append(($0, $1)) })
+        #expect(members.map(\.0) == ["k", "a", "k"])
+        #expect(members.map(\.1) == [.int(1), .array([.object(["x": .int(2)])]), .object(["y": .null])])
+        let valid = ["{}", "[]", "null", " false ", "-12", "\"a\"", "{\"a\":[1,{\"b\":null}],\"c\":\"d\"}", "{\"k\":1,\"k\":2}",
+                     "{\"a\":{\"k\":1,\"k\":{\"x\":[{\"y\":1,\"y\":3}]}},\"b\":2,\"a2\":{}}"]
+        for text in valid {
+            var kept: [String: JSONValue] = [:]
+            let isObject = try JSONParser().parseObject(Array(text.utf8)) { kept[$0] = $1 }
+            let parsed = try JSONParser().parse(text)
+            if case .object(let o) = parsed { #expect(isObject && kept == o, "\(text)") } else { #expect(!isObject && kept.isEmpty, "\(text)") }
+        }
+        let invalid = ["", "{", "{\"a\" 1}", "{\"a\":1,}", "[1,]", "{\n  \"a\": tru\n}", "\"abc", "{} x", "{\"a\":1} {", "1e999"]
+        for text in invalid {
+            var parseError: JSONParseError?
+            do { _ = try JSONParser().parse(text) } catch { parseError = error }
+            #expect(throws: parseError!) { try JSONParser().parseObject(Array(text.utf8)) { _, _ in } }
+        }
+        // The depth limit counts the top-level object as `parse` does.
+        let nested = "{\"a\":" + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}"
+        #expect(try JSONParser().parseObject(Array(nested.utf8)) { _, _ in })
+        let tooDeep = "{\"a\":" + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}"
+        #expect(throws: JSONParseError.self) { try JSONParser().parse(tooDeep) }
+        #expect(throws: JSONParseError.self) { try JSONParser().parseObject(Array(tooDeep.utf8)) { _, _ in } }
+    }
+
     @Test func invalidUTF8_isRejected() {
         #expect(throws: JSONParseError.self) { try JSONParser().parse([0x22, 0xff, 0xfe, 0x22]) }
     }

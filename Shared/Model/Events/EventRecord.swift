@@ -64,37 +64,57 @@ public struct EventRecord: Sendable, Equatable {
 
     /// Reads a record written by us or by an outside producer.
     public static func parse(_ bytes: [UInt8], fallbackID: @autoclosure () -> String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
-        let value: JSONValue
+        // The members are read straight into their places: no table of the top-level object
+        // (the last of a repeated key wins, as in a parsed object).
+        var v, aid, stream, data, id, ts: JSONValue?
+        let isObject: Bool
         do throws(JSONParseError) {
-            value = try JSONParser().parse(bytes)
+            isObject = try JSONParser().parseObject(bytes) { key, value in
+                switch key {
+                case "v": v = value
+                case "aid": aid = value
+                case "stream": stream = value
+                case "data": data = value
+                case "id": id = value
+                case "ts": ts = value
+                default: break
+                }
+            }
         } catch {
             throw .json(error)
         }
-        guard case .object(let o) = value else { throw .field("event must be a JSON object") }
-        return try parse(object: o, fallbackID: fallbackID(), fallbackTimestampMs: fallbackTimestampMs)
+        guard isObject else { throw .field("event must be a JSON object") }
+        return try make(v: v, aid: aid, stream: stream, data: data, id: id, ts: ts, fallbackID: fallbackID(), fallbackTimestampMs: fallbackTimestampMs)
     }
 
     /// Reads a record from its parsed JSON object.
     public static func parse(object o: [String: JSONValue], fallbackID: @autoclosure () -> String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
-        if let v = o["v"], v.intValue != formatVersion { throw .field("unsupported format version \(v.serialized())") }
-        guard let aid = o["aid"]?.stringValue, Identifier.accountProblem(aid) == nil else { throw .field("missing or invalid \"aid\"") }
-        guard let stream = o["stream"]?.stringValue, Identifier.streamProblem(stream) == nil else { throw .field("missing or invalid \"stream\"") }
-        guard case .object(let data)? = o["data"] else { throw .field("\"data\" must be an object") }
-        let id: String
-        switch o["id"] {
-        case nil, .null?: id = fallbackID()
-        case .string(let s)? where !s.isEmpty && s.utf8.count <= 256: id = s
-        case .int(let i)?: id = String(i)
+        try make(v: o["v"], aid: o["aid"], stream: o["stream"], data: o["data"], id: o["id"], ts: o["ts"],
+                 fallbackID: fallbackID(), fallbackTimestampMs: fallbackTimestampMs)
+    }
+
+    /// The record from its top-level members, checked.
+    static func make(v: JSONValue?, aid: JSONValue?, stream: JSONValue?, data: JSONValue?, id: JSONValue?, ts: JSONValue?,
+                     fallbackID: @autoclosure () -> String, fallbackTimestampMs: Int64) throws(ParseError) -> EventRecord {
+        if let v, v.intValue != formatVersion { throw .field("unsupported format version \(v.serialized())") }
+        guard let aid = aid?.stringValue, Identifier.accountProblem(aid) == nil else { throw .field("missing or invalid \"aid\"") }
+        guard let stream = stream?.stringValue, Identifier.streamProblem(stream) == nil else { throw .field("missing or invalid \"stream\"") }
+        guard case .object(let data)? = data else { throw .field("\"data\" must be an object") }
+        let eventID: String
+        switch id {
+        case nil, .null?: eventID = fallbackID()
+        case .string(let s)? where !s.isEmpty && s.utf8.count <= 256: eventID = s
+        case .int(let i)?: eventID = String(i)
         default: throw .field("\"id\" must be a non-empty string of at most 256 bytes")
         }
-        let ts: Int64
-        if let raw = o["ts"], raw != .null {
+        let time: Int64
+        if let raw = ts, raw != .null {
             guard let parsed = EventTime.parse(raw) else { throw .field("\"ts\" must be epoch seconds/milliseconds or RFC 3339") }
-            ts = parsed
+            time = parsed
         } else {
-            ts = fallbackTimestampMs
+            time = fallbackTimestampMs
         }
-        return EventRecord(account: aid, stream: stream, id: id, timestampMs: ts, data: data)
+        return EventRecord(account: aid, stream: stream, id: eventID, timestampMs: time, data: data)
     }
 }
 
