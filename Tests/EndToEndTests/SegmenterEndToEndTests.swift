@@ -72,7 +72,14 @@ final class DaemonProcess: @unchecked Sendable {
         #expect(latency < 5, "took \(latency) s")
         let members = try JSONParser().parse(try await client.send("GET", segmenter.url + "/api/segment/pricing/members?aid=acme", headers: auth).body)
         #expect(members["data"]?["members"]?.arrayValue?.count == 2)
-        let sizes = try JSONParser().parse(try await client.send("GET", segmenter.url + "/api/segment/sizes?aid=acme", headers: auth).body)
+        // The resolver publishes each shard's profiles separately, so c2's profile (in no audience but
+        // all_users) may reach the segmenter after the two pricing visitors: wait for it too.
+        var sizes = JSONValue.null
+        for _ in 0..<100 {
+            sizes = try JSONParser().parse(try await client.send("GET", segmenter.url + "/api/segment/sizes?aid=acme", headers: auth).body)
+            if sizes["data"]?["all_users"] == 3 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         #expect(sizes["data"]?["known_users"] == 1 && sizes["data"]?["all_users"] == 3)
         if let kcat = which("kcat") {
             let read = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-C", "-t", "cdp.memberships", "-e", "-q"])
@@ -90,7 +97,7 @@ final class DaemonProcess: @unchecked Sendable {
         for _ in 0..<60 {
             let r = try await client.send("GET", resolver.url + "/api/entity/user/email/ada@example.com?aid=acme", headers: auth)
             segments = (try JSONParser().parse(r.body)["data"]?["segments"]?.arrayValue ?? []).compactMap(\.stringValue)
-            if segments.contains("pricing_visitors") { break }
+            if segments == ["all_users", "known_users", "pricing_visitors"] { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(segments == ["all_users", "known_users", "pricing_visitors"])
