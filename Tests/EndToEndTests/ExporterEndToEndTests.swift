@@ -66,8 +66,8 @@ import Testing
         }
         #expect(status["data"]?["delivered"] == 3 && status["data"]?["state"] == "running", "\(status.serialized())")
         if let kcat = which("kcat") {
-            let read = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-C", "-t", "cdp.exports", "-e", "-q"])
-            #expect(read.stdout.contains("\"status\":\"delivered\""))
+            let read = try await readTopic(kcat, brokers: broker.bootstrap, "cdp.exports") { $0.contains("\"status\":\"delivered\"") }
+            #expect(read.contains("\"status\":\"delivered\""))
         }
         for d in [exporter, segmenter, resolver] { #expect(await d.stop() == 0) }
         #expect(await collector.stop() == 0)

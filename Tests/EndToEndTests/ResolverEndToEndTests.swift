@@ -72,13 +72,23 @@ final class ResolverProcess: @unchecked Sendable {
         #expect(profile?["fields"]?["visitct"] == 4)
         // Read cdp.profiles with kcat: the stitched profile and the absorbed one's deleted record.
         if let kcat = which("kcat") {
-            let read = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-C", "-t", "cdp.profiles", "-e", "-q", "-f", "%k\t%s\n"])
-            var view: [String: JSONValue] = [:]
-            for line in read.stdout.split(separator: "\n") {
-                let parts = line.split(separator: "\t", maxSplits: 1)
-                view[String(parts[0])] = try JSONParser().parse(String(parts[1]))
+            // The API shows an event once applied; its record reaches cdp.profiles a moment later.
+            let key = "acme/\(profile?["id"]?.stringValue ?? "")"
+            func newestPerKey(_ text: String) -> [String: JSONValue] {
+                var view: [String: JSONValue] = [:]
+                for line in text.split(separator: "\n") {
+                    let parts = line.split(separator: "\t", maxSplits: 1)
+                    guard parts.count == 2 else { continue }
+                    view[String(parts[0])] = (try? JSONParser().parse(String(parts[1]))) ?? .null
+                }
+                return view
             }
-            #expect(view["acme/\(profile?["id"]?.stringValue ?? "")"]?["meta"]?["events"] == 4)
+            let read = try await readTopic(kcat, brokers: broker.bootstrap, "cdp.profiles", format: "%k\t%s\n") { text in
+                let view = newestPerKey(text)
+                return view[key]?["meta"]?["events"] == 4 && view.values.contains { $0["deleted"] == .bool(true) }
+            }
+            let view = newestPerKey(read)
+            #expect(view[key]?["meta"]?["events"] == 4)
             #expect(view.values.filter { $0["deleted"] == .bool(true) }.count == 1)
             // The offline core prints, per event, the records the daemon publishes: the newest one
             // per key is the same as on cdp.profiles.
@@ -94,9 +104,9 @@ final class ResolverProcess: @unchecked Sendable {
             #expect(printed.count == 5) // four profile records and the deleted record of the merged one
             var newest: [String: JSONValue] = [:]
             for record in printed {
-                let key = "acme/\(record["id"]?.stringValue ?? "")"
-                #expect((record["version"]?.intValue ?? 0) > (newest[key]?["version"]?.intValue ?? 0))
-                newest[key] = record
+                let recordKey = "acme/\(record["id"]?.stringValue ?? "")"
+                #expect((record["version"]?.intValue ?? 0) > (newest[recordKey]?["version"]?.intValue ?? 0))
+                newest[recordKey] = record
             }
             #expect(newest == view)
         }

@@ -82,8 +82,8 @@ final class DaemonProcess: @unchecked Sendable {
         }
         #expect(sizes["data"]?["known_users"] == 1 && sizes["data"]?["all_users"] == 3)
         if let kcat = which("kcat") {
-            let read = try await ChildProcess.run(kcat, ["-b", broker.bootstrap, "-C", "-t", "cdp.memberships", "-e", "-q"])
-            #expect(read.stdout.contains("\"segment\":\"pricing\""))
+            let read = try await readTopic(kcat, brokers: broker.bootstrap, "cdp.memberships") { $0.contains("\"segment\":\"pricing\"") }
+            #expect(read.contains("\"segment\":\"pricing\""))
         }
         let cli = try await ChildProcess.run(BuildProducts.path("cdp"), ["segment", "size", "pricing", "--aid", "acme"],
                                              environment: ["CDP_SEGMENTER_URL": segmenter.url, "CDP_TOKEN": CollectorProcess.token])

@@ -95,7 +95,7 @@ import Testing
         var sizes = JSONValue.null
         for _ in 0..<100 {
             sizes = try await get(segmenter.url + "/api/segment/sizes?aid=acme")
-            if sizes["nomkt"] == 1, sizes["pro"] == 1 { break }
+            if sizes["all_users"] == 6 && sizes["known_users"] == 2 && sizes["pricing"] == 3 && sizes["nomkt"] == 1 && sizes["pro"] == 1 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(sizes["all_users"] == 6 && sizes["known_users"] == 2 && sizes["pricing"] == 3 && sizes["nomkt"] == 1 && sizes["pro"] == 1)

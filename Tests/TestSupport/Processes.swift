@@ -155,3 +155,18 @@ public func which(_ name: String) -> String? {
     }
     return nil
 }
+
+/// Reads `topic` from its start to its end with kcat (`format` as kcat's `-f`, or one value per
+/// line), again every 100 ms until `until` holds for what was read or `attempts` run out; returns
+/// the last read. Daemons update their APIs before their records reach the broker, so a test
+/// that saw a change through an API polls the topic rather than reading it once.
+public func readTopic(_ kcat: String, brokers: String, _ topic: String, format: String? = nil, attempts: Int = 50,
+                      until: (String) -> Bool) async throws -> String {
+    var out = ""
+    for attempt in 0..<attempts {
+        if attempt > 0 { try await Task.sleep(for: .milliseconds(100)) }
+        out = try await ChildProcess.run(kcat, ["-b", brokers, "-C", "-t", topic, "-e", "-q"] + (format.map { ["-f", $0] } ?? [])).stdout
+        if until(out) { break }
+    }
+    return out
+}
