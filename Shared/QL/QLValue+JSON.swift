@@ -38,43 +38,45 @@ extension QLValue {
         }
     }
 
-    /// The value as JSON (times as RFC 3339 strings).
-    /// Appends the bytes `json.serializedBytes()` would give, without building the JSON tree.
+    /// Appends the bytes `json.serializedBytes()` would give (times as RFC 3339 strings),
+    /// without building the JSON tree.
     public func writeJSON(to out: inout [UInt8]) {
+        ByteWriter.append(to: &out) { writeJSON(to: &$0) }
+    }
+
+    /// Writes the bytes `json.serializedBytes()` would give, without building the JSON tree.
+    public func writeJSON(to w: inout ByteWriter) {
         switch self {
-        case .int(let i): JSONText.appendInt(i, to: &out)
+        case .int(let i): w.int(i)
         case .number(let d):
-            if d.isFinite { JSONValue.appendDouble(d, to: &out) } else { out.append(contentsOf: "null".utf8) }
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .string(let s): JSONText.appendQuoted(s, to: &out)
-        case .time(let t):
-            out.append(0x22)
-            Timestamp.appendRFC3339Millis(epochMs: t, to: &out)
-            out.append(0x22)
+            if d.isFinite { w.double(d) } else { w.bytes("null") }
+        case .bool(let b): w.bytes(b ? "true" : "false")
+        case .string(let s): w.quoted(s)
+        case .time(let t): w.quotedTime(epochMs: t)
         case .strings(let a):
-            out.append(0x5B)
-            for (i, s) in a.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                JSONText.appendQuoted(s, to: &out)
+            w.byte(0x5B)
+            for i in a.indices {
+                if i > 0 { w.byte(0x2C) }
+                w.quoted(a[i])
             }
-            out.append(0x5D)
+            w.byte(0x5D)
         case .list(let a):
-            out.append(0x5B)
-            for (i, v) in a.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                v.writeJSON(to: &out)
+            w.byte(0x5B)
+            for i in a.indices {
+                if i > 0 { w.byte(0x2C) }
+                a[i].writeJSON(to: &w)
             }
-            out.append(0x5D)
+            w.byte(0x5D)
         case .map(let m):
-            out.append(0x7B)
+            w.byte(0x7B)
             for (i, entry) in m.sorted(by: { $0.key < $1.key }).enumerated() {
-                if i > 0 { out.append(0x2C) }
-                JSONText.appendQuoted(entry.key, to: &out)
-                out.append(0x3A)
-                entry.value.writeJSON(to: &out)
+                if i > 0 { w.byte(0x2C) }
+                w.quoted(entry.key)
+                w.byte(0x3A)
+                entry.value.writeJSON(to: &w)
             }
-            out.append(0x7D)
-        case .null: out.append(contentsOf: "null".utf8)
+            w.byte(0x7D)
+        case .null: w.bytes("null")
         }
     }
 

@@ -17,32 +17,40 @@ public enum Timestamp {
     /// Appends `2026-11-29T10:00:00.000Z` (formatted by hand: String(format:) goes through
     /// CFString and dominated profiles; this allocates nothing).
     public static func appendRFC3339Millis(epochMs: Int64, to out: inout [UInt8]) {
+        // Written in a buffer on the stack, then appended in one go (24 bytes, always).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            let n = writeRFC3339Millis(epochMs: epochMs, into: buffer)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    /// Writes `2026-11-29T10:00:00.000Z` at the start of `buffer` (at least 24 bytes); returns
+    /// the number of bytes written (24).
+    public static func writeRFC3339Millis(epochMs: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        precondition(buffer.count >= 24, "an RFC 3339 time needs 24 bytes")
         let days = floorDiv(epochMs, 86_400_000)
         let msOfDay = Int(epochMs - days * 86_400_000)
         let (y, m, d) = civil(days)
-        // Written in a buffer on the stack, then appended in one go (24 bytes, always).
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
-            var at = 0
-            func digits(_ v: Int, _ width: Int) {
-                var divisor = 1
-                for _ in 1..<width { divisor *= 10 }
-                var x = v
-                if x >= divisor * 10 || x < 0 { x = ((x % (divisor * 10)) + divisor * 10) % (divisor * 10) }
-                while divisor > 0 {
-                    buffer[at] = UInt8(0x30 + x / divisor % 10)
-                    at += 1
-                    divisor /= 10
-                }
-            }
-            func char(_ c: UInt8) {
-                buffer[at] = c
+        var at = 0
+        func digits(_ v: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var x = v
+            if x >= divisor * 10 || x < 0 { x = ((x % (divisor * 10)) + divisor * 10) % (divisor * 10) }
+            while divisor > 0 {
+                buffer[at] = UInt8(0x30 + x / divisor % 10)
                 at += 1
+                divisor /= 10
             }
-            digits(y, 4); char(0x2D); digits(m, 2); char(0x2D); digits(d, 2); char(0x54)
-            digits(msOfDay / 3_600_000, 2); char(0x3A); digits(msOfDay / 60_000 % 60, 2); char(0x3A)
-            digits(msOfDay / 1000 % 60, 2); char(0x2E); digits(msOfDay % 1000, 3); char(0x5A)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<at]))
         }
+        func char(_ c: UInt8) {
+            buffer[at] = c
+            at += 1
+        }
+        digits(y, 4); char(0x2D); digits(m, 2); char(0x2D); digits(d, 2); char(0x54)
+        digits(msOfDay / 3_600_000, 2); char(0x3A); digits(msOfDay / 60_000 % 60, 2); char(0x3A)
+        digits(msOfDay / 1000 % 60, 2); char(0x2E); digits(msOfDay % 1000, 3); char(0x5A)
+        return at
     }
 
     /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).

@@ -78,78 +78,76 @@ extension Profile {
     /// The bytes of `json(account:).serializedBytes()`, written directly (every published profile
     /// goes through here; building the JSON tree first cost more than resolving the event).
     public func jsonBytes(account: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(1536) // a typical web profile fits: no regrowth and copy on the way
-        writeJSON(account: account, to: &out)
-        return out
+        ByteWriter.bytes(estimate: 2048) { writeJSON(account: account, to: &$0) }
     }
 
     /// Appends the bytes of `jsonBytes(account:)` to `out`.
     public func writeJSON(account: String, to out: inout [UInt8]) {
+        // Room for a typical web profile: seldom written twice.
+        ByteWriter.append(to: &out, estimate: 2048) { writeJSON(account: account, to: &$0) }
+    }
+
+    /// Writes the bytes of `jsonBytes(account:)`.
+    public func writeJSON(account: String, to w: inout ByteWriter) {
         func key(_ k: StaticString) {
-            out.append(0x22)
-            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-            out.append(0x22)
-            out.append(0x3A)
-        }
-        func time(_ ms: Int64) {
-            out.append(0x22)
-            Timestamp.appendRFC3339Millis(epochMs: ms, to: &out)
-            out.append(0x22)
+            w.byte(0x22)
+            w.bytes(k)
+            w.byte(0x22)
+            w.byte(0x3A)
         }
         func strings<S: Sequence<String>>(_ items: S) {
-            out.append(0x5B)
+            w.byte(0x5B)
             var first = true
             for s in items {
-                if !first { out.append(0x2C) }
+                if !first { w.byte(0x2C) }
                 first = false
-                JSONText.appendQuoted(s, to: &out)
+                w.quoted(s)
             }
-            out.append(0x5D)
+            w.byte(0x5D)
         }
-        out.append(0x7B)
-        key("aid"); JSONText.appendQuoted(account, to: &out); out.append(0x2C)
-        key("created"); time(createdMs); out.append(0x2C)
-        key("fields"); out.append(0x7B)
+        w.byte(0x7B)
+        key("aid"); w.quoted(account); w.byte(0x2C)
+        key("created"); w.quotedTime(epochMs: createdMs); w.byte(0x2C)
+        key("fields"); w.byte(0x7B)
         // The table is ordered by name, as JSON objects are written.
         for i in 0..<fields.count {
-            if i > 0 { out.append(0x2C) }
-            JSONText.appendQuoted(fields.name(at: i), to: &out)
-            out.append(0x3A)
-            fields[at: i].value.writeJSON(to: &out)
+            if i > 0 { w.byte(0x2C) }
+            w.quoted(fields.name(at: i))
+            w.byte(0x3A)
+            fields[at: i].value.writeJSON(to: &w)
         }
-        out.append(0x7D); out.append(0x2C)
-        key("id"); JSONText.appendQuoted(id, to: &out); out.append(0x2C)
-        key("identities"); out.append(0x7B)
+        w.byte(0x7D); w.byte(0x2C)
+        key("id"); w.quoted(id); w.byte(0x2C)
+        key("identities"); w.byte(0x7B)
         var first = true
         for (field, held) in identities { // in name order
             if held.isEmpty { continue }
-            if !first { out.append(0x2C) }
+            if !first { w.byte(0x2C) }
             first = false
-            JSONText.appendQuoted(field, to: &out)
-            out.append(0x3A)
+            w.quoted(field)
+            w.byte(0x3A)
             strings(held.lazy.map(\.value))
         }
-        out.append(0x7D); out.append(0x2C)
-        key("merged"); strings(merged); out.append(0x2C)
-        key("meta"); out.append(0x7B)
-        key("_num_conflicts"); JSONText.appendInt(Int64(conflicts.count), to: &out); out.append(0x2C)
-        key("conflicts"); strings(conflicts.lazy.map(\.description)); out.append(0x2C)
-        key("events"); JSONText.appendInt(Int64(eventCount), to: &out); out.append(0x2C)
-        key("streams"); strings(streams); out.append(0x2C)
-        key("unhealthy"); out.append(contentsOf: (isUnhealthy ? "true" : "false").utf8)
-        out.append(0x7D); out.append(0x2C)
-        key("types"); out.append(0x7B)
+        w.byte(0x7D); w.byte(0x2C)
+        key("merged"); strings(merged); w.byte(0x2C)
+        key("meta"); w.byte(0x7B)
+        key("_num_conflicts"); w.int(Int64(conflicts.count)); w.byte(0x2C)
+        key("conflicts"); strings(conflicts.lazy.map(\.description)); w.byte(0x2C)
+        key("events"); w.int(Int64(eventCount)); w.byte(0x2C)
+        key("streams"); strings(streams); w.byte(0x2C)
+        key("unhealthy"); w.bytes(isUnhealthy ? "true" : "false")
+        w.byte(0x7D); w.byte(0x2C)
+        key("types"); w.byte(0x7B)
         for i in 0..<fields.count {
-            if i > 0 { out.append(0x2C) }
-            JSONText.appendQuoted(fields.name(at: i), to: &out)
-            out.append(0x3A)
-            JSONText.appendQuoted(fields[at: i].value.typeName, to: &out)
+            if i > 0 { w.byte(0x2C) }
+            w.quoted(fields.name(at: i))
+            w.byte(0x3A)
+            w.quoted(fields[at: i].value.typeName)
         }
-        out.append(0x7D); out.append(0x2C)
-        key("updated"); time(updatedMs); out.append(0x2C)
-        key("v"); out.append(0x31); out.append(0x2C)
-        key("version"); JSONText.appendInt(version, to: &out)
-        out.append(0x7D)
+        w.byte(0x7D); w.byte(0x2C)
+        key("updated"); w.quotedTime(epochMs: updatedMs); w.byte(0x2C)
+        key("v"); w.byte(0x31); w.byte(0x2C)
+        key("version"); w.int(version)
+        w.byte(0x7D)
     }
 }
