@@ -20,12 +20,15 @@ struct CommandFailure: Error, CustomStringConvertible {
 struct CLIContext {
     var reader: ConfigReader
     let brokers: String
+    /// librdkafka settings (`CDP_KAFKA_*`), as the daemons read them.
+    let kafkaSettings: [String: String]
     let topics: PipelineTopics
     let logger: Logger
 
     init(arguments: [String], environment: [String: String]) {
         var reader = ConfigReader(environment: environment, arguments: arguments)
         brokers = reader.string(env: "CDP_BROKERS", flag: "--brokers", default: "127.0.0.1:9092")
+        kafkaSettings = reader.kafkaSettings()
         let prefix = reader.string(env: "CDP_TOPIC_PREFIX", flag: "--topic-prefix", default: PipelineTopics.defaultPrefix)
         topics = PipelineTopics(prefix: prefix)
         // Client library noise stays quiet unless asked for.
@@ -33,7 +36,7 @@ struct CLIContext {
         self.reader = reader
     }
 
-    var log: KafkaLog { KafkaLog(brokers: brokers, logger: logger) }
+    var log: KafkaLog { KafkaLog(brokers: brokers, settings: kafkaSettings, logger: logger) }
 
     /// Throws a usage error listing every bad flag.
     func finish() throws {

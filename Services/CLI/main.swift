@@ -21,7 +21,8 @@ func mainUsage() -> String {
     var text = "usage: cdp COMMAND [ARGS]\n\nCommands:\n"
     for c in commands { text += "  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.summary)\n" }
     text += "\nSettings: CDP_BROKERS (--brokers, default 127.0.0.1:9092), CDP_TOPIC_PREFIX (--topic-prefix),\n"
-    text += "CDP_URL (--url, the collector, default http://127.0.0.1:8080), CDP_TOKEN (--token, an API key).\n"
+    text += "CDP_URL (--url, the collector, default http://127.0.0.1:8080), CDP_TOKEN (--token, an API key),\n"
+    text += "CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).\n"
     text += "Run 'cdp COMMAND --help' for a command's options."
     return text
 }

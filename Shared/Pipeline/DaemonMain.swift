@@ -18,14 +18,17 @@ public func runDaemon(label: String, common: DaemonConfig, httpOptions: HTTPServ
     let metrics = MetricsRegistry()
     let app: any DaemonApp
     do {
-        app = try make(KafkaLog(brokers: common.brokers, logger: logger.with(["component": "kafka"])), logger, metrics)
+        let kafka = KafkaLog(brokers: common.brokers, settings: common.kafkaSettings, logger: logger.with(["component": "kafka"]))
+        try kafka.checkSettings()
+        app = try make(kafka, logger, metrics)
     } catch {
         logger.error("cannot start", ["error": "\(error)"])
         exit(ExitCode.config)
     }
     let server = HTTPServer(address: common.httpAddress, router: app.router, options: httpOptions,
                             logger: logger.with(["component": "http"]), metrics: metrics)
-    logger.info("starting", ["brokers": common.brokers, "http": common.httpAddress.description])
+    logger.info("starting", ["brokers": common.brokers, "http": common.httpAddress.description,
+                             "kafka_settings": common.kafkaSettings.sorted { $0.key < $1.key }.map { KafkaSettings.describe($0.key, $0.value) }.joined(separator: ",")])
     do {
         try await ServiceGroup(services: app.services + [server], logger: logger).run()
     } catch {

@@ -131,6 +131,14 @@ public struct ConfigReader: Sendable {
     /// Records a problem found by the caller's own validation.
     public mutating func problem(_ message: String) { problems.append(message) }
 
+    /// Kafka client settings from `CDP_KAFKA_*` variables (see `KafkaSettings`); bad ones are
+    /// problems.
+    public mutating func kafkaSettings() -> [String: String] {
+        let (settings, found) = KafkaSettings.read(from: environment)
+        problems += found
+        return settings
+    }
+
     /// Throws when any value was bad or a flag is unknown.
     public func finish() throws {
         var all = problems

@@ -16,9 +16,11 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logLevel: LogLevel
     /// Identifies this replica to Kafka (`CDP_INSTANCE_ID`, default: host name and process id).
     public var instanceID: String
+    /// librdkafka settings for every Kafka client (`CDP_KAFKA_*`, see `KafkaSettings`).
+    public var kafkaSettings: [String: String]
 
     public init(brokers: String, topicPrefix: String, httpAddress: ListenAddress, adminToken: String?,
-                dataDirectory: String?, logLevel: LogLevel, instanceID: String) {
+                dataDirectory: String?, logLevel: LogLevel, instanceID: String, kafkaSettings: [String: String] = [:]) {
         self.brokers = brokers
         self.topicPrefix = topicPrefix
         self.httpAddress = httpAddress
@@ -26,6 +28,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.dataDirectory = dataDirectory
         self.logLevel = logLevel
         self.instanceID = instanceID
+        self.kafkaSettings = kafkaSettings
     }
 
     /// Reads the shared settings; `defaultHTTPAddress` is the daemon's own default (`:8080`...).
@@ -47,7 +50,8 @@ public struct DaemonConfig: Sendable, Equatable {
         let dataDir = reader.optionalString(env: "CDP_DATA_DIR", flag: "--data-dir")
         let level = reader.logLevel()
         let instance = reader.string(env: "CDP_INSTANCE_ID", flag: "--instance-id", default: instanceDefault)
+        let kafka = reader.kafkaSettings()
         return DaemonConfig(brokers: brokers, topicPrefix: prefix, httpAddress: http, adminToken: token,
-                            dataDirectory: dataDir, logLevel: level, instanceID: instance)
+                            dataDirectory: dataDir, logLevel: level, instanceID: instance, kafkaSettings: kafka)
     }
 }

@@ -43,6 +43,24 @@ final class CollectorProcess: @unchecked Sendable {
 }
 
 @Suite struct CollectorEndToEndTests {
+    /// `CDP_KAFKA_*` settings reach librdkafka; a wrong or reserved one stops the daemon at start
+    /// (exit 78) with the variable or property named.
+    @Test func kafkaSettings_areUsed_andBadOnesStopTheDaemonAtStart() async throws {
+        let broker = try await DevBrokerProcess.start()
+        let collector = try await CollectorProcess.start(brokers: broker.bootstrap, extraEnv: ["CDP_KAFKA_SOCKET_KEEPALIVE_ENABLE": "true"])
+        let auth = [("Authorization", "Bearer \(CollectorProcess.token)")]
+        #expect(try await HTTPClient(timeoutSeconds: 10).send("POST", collector.url + "/api/account", headers: auth, body: Array(#"{"id":"acme"}"#.utf8)).status == 201)
+        #expect(await collector.stop() == 0)
+        for (variable, named) in [("CDP_KAFKA_NO_SUCH_PROPERTY", "no.such.property"), ("CDP_KAFKA_PARTITIONER", "CDP_KAFKA_PARTITIONER: partitioner is set by cdp")] {
+            let run = try await ChildProcess.run(BuildProducts.path("cdp-collector"), [], environment: [
+                "CDP_BROKERS": broker.bootstrap, "CDP_ADMIN_TOKEN": CollectorProcess.token, "CDP_HTTP_ADDR": "127.0.0.1:\(freePort())", variable: "x",
+            ], timeout: 30)
+            #expect(run.status == 78, "\(variable): \(run.stderr)")
+            #expect(run.stderr.contains(named), "\(run.stderr)")
+        }
+        #expect(await broker.stop() == 0)
+    }
+
     @Test(.enabled(if: which("kcat") != nil, "kcat is installed by scripts/bootstrap"))
     func postedEvents_appearOnCdpEvents_exactlyAsPosted() async throws {
         let broker = try await DevBrokerProcess.start()

@@ -9,11 +9,13 @@ public final class KafkaAdmin: LogAdmin {
     private let timeoutMs: Int32
     private static let blockingQueue = DispatchQueue(label: "cdp.kafka.admin", attributes: .concurrent)
 
-    public init(brokers: String, logger: Logger, timeoutMs: Int = 10_000) throws(LogError) {
+    /// `extra`: librdkafka settings applied last (the operator's `CDP_KAFKA_*`).
+    public init(brokers: String, logger: Logger, timeoutMs: Int = 10_000, extra: [String: String] = [:]) throws(LogError) {
         var config = RDKafkaConfig()
         config["bootstrap.servers"] = brokers
         config["client.id"] = "cdp-admin"
         config["reconnect.backoff.max.ms"] = "1000"
+        config.merge(extra)
         self.context = RDKafkaContext(logger: logger)
         self.timeoutMs = Int32(timeoutMs)
         let conf = try config.make()

@@ -1,4 +1,5 @@
 import CRdKafka
+import Runtime
 
 /// librdkafka settings kept as Swift strings until one flattening into `rd_kafka_conf_t`.
 struct RDKafkaConfig {
@@ -24,7 +25,7 @@ struct RDKafkaConfig {
             let result = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw LogError.configuration("\(key)=\(value): \(RDKafkaError.string(errstr))")
+                throw LogError.configuration("\(KafkaSettings.describe(key, value)): \(RDKafkaError.string(errstr))")
             }
         }
         return conf
