@@ -15,7 +15,8 @@ events to cdp.events; the config API (accounts, API keys, ...) writes to cdp.con
 run as many as you like behind a load balancer. Settings come from CDP_* variables or flags:
   CDP_BROKERS, CDP_HTTP_ADDR (default :8080), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX, CDP_LOG_LEVEL,
   CDP_INSTANCE_ID, CDP_COLLECT_MAX_BODY_BYTES (10 MiB), CDP_COLLECT_MAX_EVENT_BYTES (256 KiB),
-  CDP_COLLECT_MAX_EVENTS (10000).
+  CDP_COLLECT_MAX_EVENTS (10000),
+  CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -17,7 +17,8 @@ Settings: CDP_BROKERS, CDP_HTTP_ADDR (default :8083), CDP_ADMIN_TOKEN, CDP_TOPIC
 CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_EXPORTER_GROUP (default cdp-exporter), CDP_SESSION_TIMEOUT_MS,
 CDP_EXPORTER_RETRY_BASE_MS (default 1000), CDP_EXPORTER_RETRY_MAX_MS (default 300000),
 CDP_EXPORTER_QUEUE_LIMIT (events per job and partition, default 100000),
-CDP_EXPORTER_HTTP_TIMEOUT_S (default 30), CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s).
+CDP_EXPORTER_HTTP_TIMEOUT_S (default 30), CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s),
+CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())

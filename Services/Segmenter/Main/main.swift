@@ -13,7 +13,8 @@ Consumes cdp.profiles and cdp.config, keeps every audience's membership current 
 relative-date audiences as time passes) and publishes enters/exits to cdp.memberships.
 Settings: CDP_BROKERS, CDP_HTTP_ADDR (default :8082), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX,
 CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_SEGMENTER_GROUP (default cdp-segmenter), CDP_SESSION_TIMEOUT_MS,
-CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s).
+CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s),
+CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
