@@ -6,7 +6,7 @@ public enum Digest {
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         bytes.withUnsafeBufferPointer { input in
-            _ = SHA256(input.baseAddress, input.count, &out)
+            out.withUnsafeMutableBufferPointer { cdp_sha256(input.baseAddress, input.count, $0.baseAddress) }
         }
         return out
     }
@@ -17,6 +17,7 @@ public enum Digest {
 
     /// A digest of `bytes` with the named algorithm (OpenSSL EVP).
     public static func digest(_ algorithm: Algorithm, _ bytes: [UInt8]) -> [UInt8] {
+        if algorithm == .sha256 { return sha256(bytes) } // the fast path
         let md: OpaquePointer? = switch algorithm {
         case .md5: EVP_md5()
         case .sha1: EVP_sha1()
