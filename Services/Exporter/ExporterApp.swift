@@ -73,6 +73,8 @@ public final class ExporterApp: Sendable {
     let deadCounter: Counter
     let queuedGauge: Gauge
     let snapshots: SnapshotStore
+    /// `exporter_consumer_lag_records` per assigned partition.
+    let lag: ConsumerLagMetrics
 
     public init(client: any LogClient, settings: ExporterSettings, logger: Logger, metrics: MetricsRegistry,
                 clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMs() }) throws {
@@ -89,6 +91,7 @@ public final class ExporterApp: Sendable {
         failedCounter = metrics.counter("exporter_attempts_failed_total", help: "Delivery attempts that failed (and were retried or dead-lettered)")
         deadCounter = metrics.counter("exporter_batches_dead_lettered_total", help: "Batches moved to a job's dead-letter list")
         queuedGauge = metrics.gauge("exporter_queued_events", help: "Events waiting in lanes")
+        lag = ConsumerLagMetrics(metrics: metrics, daemon: "exporter")
         snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "exporter", logger: logger.with(["component": "snapshots"]), metrics: metrics)
     }
 

@@ -33,6 +33,7 @@ extension ExporterApp {
                 lastSnapshot = clock()
             }
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
+            lag.update(from: consumer)
             await learnEnds(consumer)
             if !records.isEmpty { apply(records) }
             await syncLanes()

@@ -46,6 +46,8 @@ public final class ResolverApp: Sendable {
     let profilesPublished: Counter
     let deadLettered: Counter
     let snapshots: SnapshotStore
+    /// `resolver_consumer_lag_records` per assigned partition.
+    let lag: ConsumerLagMetrics
 
 
     public init(client: any LogClient, settings: ResolverSettings, logger: Logger, metrics: MetricsRegistry) throws {
@@ -65,6 +67,7 @@ public final class ResolverApp: Sendable {
         eventsApplied = metrics.counter("resolver_events_total", help: "Events applied to identity graphs")
         profilesPublished = metrics.counter("resolver_profiles_published_total", help: "Profile records written to cdp.profiles")
         deadLettered = metrics.counter("resolver_deadletter_total", help: "Events sent to cdp.deadletter")
+        lag = ConsumerLagMetrics(metrics: metrics, daemon: "resolver")
         snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "resolver", logger: logger.with(["component": "snapshots"]), metrics: metrics)
     }
 

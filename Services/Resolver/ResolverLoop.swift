@@ -41,6 +41,7 @@ extension ResolverApp {
             // about 5% more again, but holds a thread for twice as long per batch. A poll waits
             // only for the first record, so at low rates batches stay small and add no latency.
             guard let records = await consumer.pollBatch(max: 5000, view: view, logger: logger) else { break }
+            lag.update(from: consumer)
             await progress.learnCommitted(from: consumer)
             // Snapshots only when nothing is in flight: a restored state never covers records
             // whose output was not committed.

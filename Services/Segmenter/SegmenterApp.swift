@@ -64,6 +64,8 @@ public final class SegmenterApp: Sendable {
     let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
     let reconciled = AtomicFlag()
     let snapshots: SnapshotStore
+    /// `segmenter_consumer_lag_records` per assigned partition.
+    let lag: ConsumerLagMetrics
     let profileRecords: Counter
 
     public init(client: any LogClient, settings: SegmenterSettings, logger: Logger, metrics: MetricsRegistry,
@@ -78,6 +80,7 @@ public final class SegmenterApp: Sendable {
                           clientID: "cdp-segmenter-config-\(settings.instanceID)")
         producer = try client.makeProducer(ProducerOptions(clientID: "cdp-segmenter-\(settings.instanceID)", lingerMs: 2))
         auth = Authenticator(adminToken: settings.adminToken, view: view)
+        lag = ConsumerLagMetrics(metrics: metrics, daemon: "segmenter")
         snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "segmenter", logger: logger.with(["component": "snapshots"]), metrics: metrics)
         profileRecords = metrics.counter("segmenter_profile_records_total", help: "cdp.profiles records read (rebuild and live)")
         transitionsPublished = metrics.counter("segmenter_transitions_total", help: "Audience enters and exits published")

@@ -32,6 +32,7 @@ extension SegmenterApp {
                 lastSnapshot = clock()
             }
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
+            lag.update(from: consumer)
             await progress.learnCommitted(from: consumer)
             // Freed memory goes back to the system every 30 s while busy, and once idle.
             if (records.isEmpty && busySinceTrim) || clock() - lastTrim >= 30_000 {

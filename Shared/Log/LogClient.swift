@@ -215,6 +215,12 @@ public protocol LogConsumer: AnyObject, Sendable {
     /// Partitions currently assigned to this consumer.
     var assignment: Set<TopicPartition> { get }
 
+    /// Per assigned partition, the records between the next one `poll` returns and the end of
+    /// the partition as last reported by the broker (no request is made; a partition with records
+    /// of which none was read yet is left out until the first one). The consumer lag operators
+    /// scale on.
+    var lag: [TopicPartition: Int64] { get }
+
     /// Leaves the group (running the revoke hook) and releases the client.
     func close() async
 }

@@ -101,6 +101,12 @@ public final class MetricsRegistry: Sendable {
         return h
     }
 
+    /// Drops one series (a partition no longer assigned, say); the family stays.
+    public func remove(_ name: String, labels: [String: String]) {
+        let key = Self.renderLabels(labels)
+        families.withLock { all in _ = all[name]?.series.removeValue(forKey: key) }
+    }
+
     private func lookup(_ name: String, help: String, kind: Kind, labels: [String: String],
                         make: () -> Series) -> Series {
         precondition(Self.isValidName(name), "invalid metric name \(name)")

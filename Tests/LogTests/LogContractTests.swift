@@ -294,6 +294,34 @@ struct LogContractTests {
         #expect(topics.contains(TopicInfo(name: "cdp.config", partitions: 1)))
     }
 
+    /// Lag: records between the read position and the partition's end, without a request.
+    @Test(arguments: LogKind.allCases)
+    func lag_countsTheRecordsNotReadYet(kind: LogKind) async throws {
+        let fx = try await LogFixture.make(kind)
+        let producer = try fx.producer()
+        let results = await producer.send((0..<10).map { ProducerRecord(topic: "contract.lag", key: nil, value: "v\($0)", partition: 1) })
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        let consumer = try fx.readerFromBeginning("contract.lag")
+        let tp = TopicPartition("contract.lag", 1)
+        var read = 0
+        for _ in 0..<100 where read < 4 { read += try await consumer.poll(max: 4 - read, timeoutMs: 200).count }
+        #expect(read == 4)
+        var lag: [TopicPartition: Int64] = [:]
+        for _ in 0..<50 {
+            lag = consumer.lag
+            if lag[tp] == 6 && lag.count == 4 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(lag[tp] == 6)
+        #expect(Set(lag.keys) == consumer.assignment)
+        #expect(lag.filter { $0.key != tp }.values.allSatisfy { $0 == 0 }) // the other partitions are empty
+        for _ in 0..<100 where read < 10 { read += try await consumer.poll(max: 10, timeoutMs: 200).count }
+        #expect(read == 10 && consumer.lag[tp] == 0)
+        await consumer.close()
+        #expect(consumer.lag.isEmpty)
+        await producer.close(timeoutMs: 5000)
+    }
+
     @Test(arguments: LogKind.allCases)
     func batchSend_returnsOneResultPerRecordInOrder(kind: LogKind) async throws {
         let fx = try await LogFixture.make(kind)

@@ -233,6 +233,13 @@ func waitUntil(_ condition: () -> Bool) async throws {
             let run = try ResolverRun(log: log, threads: threads)
             try await run.waitReady()
             try await waitUntil { run.app.metricsText.contains("resolver_events_total 1500") }
+            // Consumer lag per partition of cdp.events, down to 0 once everything is read.
+            let caughtUp = { () -> Bool in
+                let lines = run.app.metricsText.split(separator: "\n").filter { $0.hasPrefix("resolver_consumer_lag_records{") }
+                return !lines.isEmpty && lines.allSatisfy { $0.contains("topic=\"cdp.events\"") && $0.hasSuffix(" 0") }
+            }
+            try await waitUntil(caughtUp)
+            #expect(caughtUp(), "\(run.app.metricsText)")
             try await Task.sleep(for: .milliseconds(200))
             await run.stop()
             views.append(profilesView(log))

@@ -24,6 +24,18 @@ public final class InMemoryConsumer: LogConsumer {
         local.withLock { Set($0.positions.keys) }
     }
 
+    public var lag: [TopicPartition: Int64] {
+        let positions = local.withLock { $0.positions }
+        return log.state.withLock { s in
+            var out: [TopicPartition: Int64] = [:]
+            for (tp, position) in positions where position >= 0 {
+                guard let partitions = s.topics[tp.topic], Int(tp.partition) < partitions.count else { continue }
+                out[tp] = max(0, Int64(partitions[Int(tp.partition)].count) - position)
+            }
+            return out
+        }
+    }
+
     public func subscribe(_ topics: [String], hooks: RebalanceHooks) throws(LogError) {
         guard let group = options.groupID else {
             throw LogError.configuration("subscribe needs a consumer group id")

@@ -60,6 +60,28 @@ public final class KafkaConsumer: LogConsumer {
 
     public var assignment: Set<TopicPartition> { context.assignment.withLock { $0 } }
 
+    public var lag: [TopicPartition: Int64] {
+        let assigned = assignment
+        guard !assigned.isEmpty, !closed.load() else { return [:] }
+        // Positions (next offset to hand out) and the high watermarks cached from fetch
+        // responses: both local to librdkafka, no request to the broker.
+        let list = RDKafkaPartitionList(Dictionary(uniqueKeysWithValues: assigned.map { ($0, Offset.stored) }))
+        guard rd_kafka_position(handle.pointer, list.pointer) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
+        var out: [TopicPartition: Int64] = [:]
+        for (tp, position, _) in RDKafkaPartitionList.read(list.pointer) {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            guard rd_kafka_get_watermark_offsets(handle.pointer, tp.topic, tp.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                  high >= 0 else { continue }
+            if position >= 0 {
+                out[tp] = max(0, high - position)
+            } else if high == 0 {
+                out[tp] = 0 // nothing read yet, and nothing to read
+            } // else: nothing read yet from a partition that has records; unknown until the first one
+        }
+        return out
+    }
+
     public func subscribe(_ topics: [String], hooks: RebalanceHooks) throws(LogError) {
         guard options.groupID != nil else { throw LogError.configuration("subscribe needs a consumer group id") }
         if closed.load() { throw LogError.closed }
