@@ -23,6 +23,10 @@ public struct SegmenterSettings: Sendable, ConsumerDaemonSettings {
 /// One account's audiences, profiles (as records) and memberships.
 struct AccountSegments {
     var fingerprint = ""
+    /// The configuration generation `fingerprint` was taken at (nothing to look at while the
+    /// configuration has not changed: reading the account's documents took a fifth of the time
+    /// per profile change).
+    var configGeneration: UInt64?
     /// The audiences every profile was last evaluated with; when `fingerprint` moves past it,
     /// the whole account is re-evaluated (backfill).
     var evaluatedFingerprint = ""
@@ -97,8 +101,11 @@ public final class SegmenterApp: Sendable {
 
     /// The account's audiences from its `segment` documents (recompiled when they change).
     func audiences(for account: String, _ state: inout AccountSegments) -> AudienceSet? {
+        let generation = view.read { $0.generation }
+        if generation == state.configGeneration { return state.audiences }
         let docs = view.read { $0.documents(account: account, kind: "segment") }
         let fingerprint = docs.map { "\($0.key.id)@\($0.version)" }.joined(separator: ",")
+        state.configGeneration = generation
         if fingerprint == state.fingerprint, let a = state.audiences { return a }
         let defs = docs.compactMap { d -> AudienceSet.Definition? in
             guard let slug = d.body["slug"]?.stringValue, let f = d.body["filterql"]?.stringValue else { return nil }
@@ -115,13 +122,8 @@ public final class SegmenterApp: Sendable {
 
     /// The membership record for a profile's transitions.
     func record(account: String, profile: String, version: Int64, current: Set<String>, transitions: [Transition]) -> ProducerRecord {
-        let value: JSONValue = [
-            "v": 1, "aid": .string(account), "profile": .string(profile), "version": .int(version),
-            "segments": .array(current.sorted().map(JSONValue.string)),
-            "transitions": .array(transitions.map { ["action": .string($0.action.rawValue), "segment": .string($0.audience),
-                                                     "version": .int($0.version), "ts": .string(Timestamp.rfc3339Millis(epochMs: $0.atMs))] }),
-        ]
-        return ProducerRecord(topic: settings.topics.memberships, key: Array("\(account)/\(profile)".utf8), value: value.serializedBytes())
+        ProducerRecord(topic: settings.topics.memberships, key: Array("\(account)/\(profile)".utf8),
+                       value: MembershipRecord.value(account: account, profile: profile, version: version, current: current, transitions: transitions))
     }
 }
 

@@ -91,6 +91,9 @@ import Testing
     func flips(text: String, expected: Int64?) throws {
         let f = try QLParser.parseFilter(text)
         #expect(NextFlip.compute(f, ctx()) == expected, "\(text)")
+        let plan = NextFlip.Plan(f)
+        #expect(plan.compute(ctx()) == expected, "\(text)")
+        if expected != nil { #expect(plan.dependsOnTime, "\(text)") }
         // At the flip instant the result really differs.
         if let t = expected {
             var later = ctx()
@@ -98,6 +101,52 @@ import Testing
             var before = ctx()
             before.nowMs = t - 1
             #expect(QLEvaluator.matches(f, later) != QLEvaluator.matches(f, before))
+        }
+    }
+}
+
+extension NextFlipTests {
+    /// Filters without relative dates never flip by time: for them `compute` is nil in any context.
+    @Test(arguments: [
+        ("FILTER visits > 5", false), ("FILTER *", false), ("FILTER EXISTS email", false),
+        ("FILTER AND (url LIKE \"/p*\", NOT visits < 2)", false), ("FILTER last_visit > \"2026-01-01\"", false),
+        ("FILTER last_visit > \"now-1d\"", true), ("FILTER NOT OR (a > 1, \"now-2h\" < seen)", true),
+        ("FILTER x BETWEEN \"now-1d\" AND 5", true), ("FILTER INCLUDE other", true),
+    ])
+    func dependsOnTime(text: String, expected: Bool) throws {
+        let f = try QLParser.parseFilter(text)
+        #expect(NextFlip.Plan(f).dependsOnTime == expected)
+        if !expected {
+            for shift: Int64 in [0, 3_600_000, 400 * 86_400_000] {
+                var c = ctx()
+                c.nowMs += shift
+                #expect(NextFlip.compute(f, c) == nil)
+            }
+        }
+    }
+}
+
+extension NextFlipTests {
+    /// The prepared plan gives what the walk gives, for every shape and many instants.
+    @Test(arguments: [
+        "FILTER AND (visits > 1, last_visit > \"now-2d\", signup < \"now-1y\")",
+        "FILTER OR (last_visit > \"now-1d\", NOT events.ordered > \"now-30d\")",
+        "FILTER \"now-3d\" < last_visit",
+        "FILTER last_visit BETWEEN \"now-1d\" AND \"now+1d\"",
+        "FILTER signup BETWEEN \"now-2y\" AND \"2030-01-01\"",
+        "FILTER events.signed_up >= \"now-1M\"",
+        "FILTER AND (INCLUDE recent, vip == true)",
+        "FILTER NOT INCLUDE missing",
+        "FILTER last_visit == \"now-1d\"",
+        "FILTER visits > 5",
+    ])
+    func plan_equalsTheWalk(text: String) throws {
+        let f = try QLParser.parseFilter(text)
+        let plan = NextFlip.Plan(f)
+        for shift in stride(from: -500 * day, through: 500 * day, by: Int(37 * day / 3)) {
+            var c = ctx(includes: ["recent": "FILTER last_visit > \"now-5d\""])
+            c.nowMs += shift
+            #expect(plan.compute(c) == NextFlip.compute(f, c), "\(text) at \(shift)")
         }
     }
 }

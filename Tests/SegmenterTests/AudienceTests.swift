@@ -145,3 +145,22 @@ func defs(_ pairs: [(String, String)]) -> [AudienceSet.Definition] {
         #expect(h.size(at: t0 + 2 * 86_400_000) == 2)
     }
 }
+
+/// The membership record written directly equals serialising the JSON object it stands for.
+struct MembershipRecordTests {
+    @Test(arguments: [
+        (Set<String>(), [Transition]()),
+        (Set(["s1"]), [Transition(action: .enter, audience: "s1", profile: "p", version: 3, atMs: 1_795_946_400_123)]),
+        (Set(["b", "a \"quoted\"", "ü\n"]), [Transition(action: .exit, audience: "c", profile: "p", version: 9, atMs: 0),
+                                              Transition(action: .enter, audience: "a \"quoted\"", profile: "p", version: 10, atMs: -1)]),
+    ])
+    func directBytes_equalTheJSONTree(current: Set<String>, transitions: [Transition]) {
+        let tree: JSONValue = [
+            "v": 1, "aid": "acme \"co\"", "profile": "p_1", "version": .int(Int64.max),
+            "segments": .array(current.sorted().map(JSONValue.string)),
+            "transitions": .array(transitions.map { ["action": .string($0.action.rawValue), "segment": .string($0.audience),
+                                                     "version": .int($0.version), "ts": .string(Timestamp.rfc3339Millis(epochMs: $0.atMs))] }),
+        ]
+        #expect(MembershipRecord.value(account: "acme \"co\"", profile: "p_1", version: Int64.max, current: current, transitions: transitions) == tree.serializedBytes())
+    }
+}

@@ -10,6 +10,9 @@ public struct Audience: Sendable {
     public let apiAccessible: Bool
     /// The slugs this audience INCLUDEs (directly).
     public let includes: [String]
+    /// When time alone changes its result next, prepared once (nil when it cannot: most
+    /// audiences, which then skip the search on every evaluation).
+    public let flips: NextFlip.Plan?
 }
 
 /// Why an audience definition was refused.
@@ -79,7 +82,7 @@ public struct AudienceSet: Sendable {
                 throw AudienceError("audience '\(slug)': \(error)")
             }
             audiences.append(Audience(id: d.id, slug: d.slug, filter: filter, program: program, apiAccessible: d.apiAccessible,
-                                      includes: QLAnalysis.includes(filter.body)))
+                                      includes: QLAnalysis.includes(filter.body), flips: Self.flipPlan(filter)))
         }
     }
 
@@ -102,10 +105,19 @@ public struct AudienceSet: Sendable {
         var members = Set<String>()
         var flip: Int64?
         let context = QLContext(fields: fields, nowMs: nowMs)
-        for a in audiences {
-            if a.program.matches(a.program.record(fields), nowMs: nowMs) { members.insert(a.id) }
-            if let f = NextFlip.compute(a.filter, context), f > nowMs { flip = min(flip ?? f, f) }
+        // Read in place: copying each audience out of the array retained and released all of
+        // its parts, a hundred times per profile change.
+        audiences.withUnsafeBufferPointer { list in
+            for i in list.indices {
+                if list[i].program.matches(list[i].program.record(fields), nowMs: nowMs) { members.insert(list[i].id) }
+                if let plan = list[i].flips, let f = plan.compute(context), f > nowMs { flip = min(flip ?? f, f) }
+            }
         }
         return (members, flip)
+    }
+
+    static func flipPlan(_ filter: FilterStatement) -> NextFlip.Plan? {
+        let plan = NextFlip.Plan(filter)
+        return plan.dependsOnTime ? plan : nil
     }
 }

@@ -20,6 +20,9 @@ public struct ConfigState: Sendable {
     public private(set) var documents: [ConfigKey: ConfigDocument] = [:]
     /// SHA-256 (hex) of an API key's token → the key's document.
     public private(set) var tokenIndex: [String: ConfigKey] = [:]
+    /// Counts the records that changed something (applied or deleted): a reader that derived
+    /// something from the documents can keep it while this has not moved.
+    public private(set) var generation: UInt64 = 0
 
     public init() {}
 
@@ -30,6 +33,7 @@ public struct ConfigState: Sendable {
         guard let value else {
             // A tombstone deletes whatever version is there.
             remove(key)
+            generation += 1
             return .deleted(key)
         }
         guard let document = ConfigDocument.parse(key: key, value: value) else {
@@ -41,6 +45,7 @@ public struct ConfigState: Sendable {
         }
         remove(key)
         documents[key] = document
+        generation += 1
         if key.kind == ConfigKind.apiKey, let hash = document.body["token_sha256"]?.stringValue {
             tokenIndex[hash] = key
         }
