@@ -29,6 +29,10 @@ public let maxFieldValuesPerAudience = 1000
 /// unknown slugs are errors), plus the built-in audiences every account has.
 public struct AudienceSet: Sendable {
     public private(set) var audiences: [Audience] = []
+    /// Every field some audience reads, once; `slotMaps[i][j]` is where audience i's slot j is
+    /// in it. A change looks each field up once, not once per audience that reads it.
+    private var fields: [String] = []
+    private var slotMaps: [[Int]] = []
 
     /// Built-in audiences: everyone, known users (with an email), anonymous users.
     public static let builtIns: [(slug: String, filter: String)] = [
@@ -84,6 +88,15 @@ public struct AudienceSet: Sendable {
             audiences.append(Audience(id: d.id, slug: d.slug, filter: filter, program: program, apiAccessible: d.apiAccessible,
                                       includes: QLAnalysis.includes(filter.body), flips: Self.flipPlan(filter)))
         }
+        var position: [String: Int] = [:]
+        for a in audiences {
+            slotMaps.append(a.program.slots.map { name in
+                if let at = position[name] { return at }
+                position[name] = fields.count
+                fields.append(name)
+                return fields.count - 1
+            })
+        }
     }
 
     /// Slugs of the audiences that INCLUDE `slug` (directly or not) — they must go when it goes.
@@ -105,11 +118,13 @@ public struct AudienceSet: Sendable {
         var members = Set<String>()
         var flip: Int64?
         let context = QLContext(fields: fields, nowMs: nowMs)
+        let values = self.fields.map { fields[$0] }
         // Read in place: copying each audience out of the array retained and released all of
         // its parts, a hundred times per profile change.
         audiences.withUnsafeBufferPointer { list in
             for i in list.indices {
-                if list[i].program.matches(list[i].program.record(fields), nowMs: nowMs) { members.insert(list[i].id) }
+                let record = slotMaps[i].map { values[$0] }
+                if list[i].program.matches(record, nowMs: nowMs) { members.insert(list[i].id) }
                 if let plan = list[i].flips, let f = plan.compute(context), f > nowMs { flip = min(flip ?? f, f) }
             }
         }

@@ -30,6 +30,7 @@ public struct Memberships: Sendable {
         if !force, let seen = versions[profile], seen > version { return [] }
         let before = current[profile] ?? []
         versions[profile] = max(versions[profile] ?? version, version)
+        if audiences == before { return [] } // most changes move no audience: no set arithmetic
         current[profile] = audiences.isEmpty ? nil : audiences
         let entered = audiences.subtracting(before).sorted().map { Transition(action: .enter, audience: $0, profile: profile, version: version, atMs: atMs) }
         let exited = before.subtracting(audiences).sorted().map { Transition(action: .exit, audience: $0, profile: profile, version: version, atMs: atMs) }
