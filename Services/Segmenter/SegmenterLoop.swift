@@ -181,6 +181,7 @@ extension SegmenterApp {
             defer { all[profile.account] = state }
             if let seen = state.profiles[profile.id], seen.version > profile.version { return [] }
             let transitions: [Transition]
+            let before = state.memberships.current[profile.id] ?? []
             if profile.deleted {
                 state.profiles[profile.id] = nil
                 state.unhealthy.remove(profile.id)
@@ -207,7 +208,8 @@ extension SegmenterApp {
             // After a crash, records past the committed offset are applied again: what was
             // already published for them is not announced twice (compared with cdp.memberships
             // as read back at start and kept up to date since).
-            if let last = lastPublished(profile.account, profile.id) {
+            if let last = lastPublished(profile.account, profile.id), last != before {
+                // Usually what was published is what the state held: the transitions stand.
                 if last == current { return [] }
                 announced = last.subtracting(current).sorted().map { Transition(action: .exit, audience: $0, profile: profile.id, version: profile.version, atMs: now) }
                     + current.subtracting(last).sorted().map { Transition(action: .enter, audience: $0, profile: profile.id, version: profile.version, atMs: now) }
