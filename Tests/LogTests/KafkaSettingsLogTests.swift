@@ -1,5 +1,5 @@
 import Foundation
-import Log
+@testable import Log
 import Runtime
 import TestSupport
 import Testing
@@ -41,5 +41,19 @@ struct KafkaSettingsLogTests {
         let consumer = try KafkaLog(brokers: broker.bootstrap, settings: ["fetch.max.bytes": "not-a-number"], logger: Self.logger)
         #expect(throws: LogError.self) { _ = try consumer.makeConsumer(ConsumerOptions(groupID: nil)) }
         #expect(await broker.stop() == 0)
+    }
+}
+
+/// One set of operator settings reaches producers and consumers alike: librdkafka's note that a
+/// property does not apply to a client kind is expected, not a warning.
+struct ScopeWarningTests {
+    @Test(arguments: [
+        ("CONFWARN", "Configuration property fetch.wait.max.ms is a consumer property and will be ignored by this producer instance", true),
+        ("CONFWARN", "Configuration property linger.ms is a producer property and will be ignored by this consumer instance", true),
+        ("CONFWARN", "Configuration property ssl.ca.location is not supported in this build", false),
+        ("FAIL", "is a consumer property and will be ignored by this producer instance", false),
+    ])
+    func onlyScopeNotesAreExpected(facility: String, text: String, expected: Bool) {
+        #expect(RDKafkaContext.isExpectedScopeWarning(facility: facility, text) == expected)
     }
 }

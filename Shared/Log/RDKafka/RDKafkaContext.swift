@@ -5,6 +5,14 @@ import Synchronization
 /// State that librdkafka's callbacks reach through the client's opaque pointer: delivery
 /// completions, rebalance hooks, the current assignment and connectivity.
 final class RDKafkaContext: Sendable {
+    /// The operator's `CDP_KAFKA_*` settings go to every client, so a consumer-only property
+    /// reaches producers (and the other way round); librdkafka warns that it ignores it there.
+    /// Expected, so logged at debug level, not as a warning of every daemon's start.
+    static func isExpectedScopeWarning(facility: String, _ text: String) -> Bool {
+        facility == "CONFWARN" && (text.contains("is a consumer property and will be ignored by this producer instance")
+            || text.contains("is a producer property and will be ignored by this consumer instance"))
+    }
+
     typealias Completion = @Sendable (Result<RecordMetadata, LogError>) -> Void
 
     let logger: Logger
@@ -33,7 +41,8 @@ final class RDKafkaContext: Sendable {
             guard let rk, let context = RDKafkaContext.from(rd_kafka_opaque(rk)) else { return }
             let fac = facility.map { String(cString: $0) } ?? ""
             let text = buffer.map { String(cString: $0) } ?? ""
-            context.logger.log(level <= 4 ? .warning : .debug, "librdkafka: \(text)", ["facility": fac])
+            context.logger.log(level <= 4 && !RDKafkaContext.isExpectedScopeWarning(facility: fac, text) ? .warning : .debug,
+                               "librdkafka: \(text)", ["facility": fac])
         }
         rd_kafka_conf_set_error_cb(conf) { rk, err, reason, opaque in
             guard let context = RDKafkaContext.from(opaque) else { return }
