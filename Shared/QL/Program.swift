@@ -72,9 +72,20 @@ public struct QLProgram: Sendable {
     }
 
     public init(_ filter: FilterStatement, includes: @escaping (String) -> FilterStatement? = { _ in nil }) throws(CompileError) {
+        var shared: [String] = []
+        try self.init(filter, includes: includes, sharing: &shared)
+    }
+
+    /// Compiles with its fields placed in `table` (new ones appended): programs that share one
+    /// table read one record in that table's order (a record longer than `slots` is fine), so a
+    /// set of programs evaluated together looks each field up once, not once per program.
+    public init(_ filter: FilterStatement, includes: @escaping (String) -> FilterStatement? = { _ in nil },
+                sharing table: inout [String]) throws(CompileError) {
         var builder = Builder(includes: includes)
+        builder.slots = table
         root = try builder.compile(filter.body)
         slots = builder.slots
+        table = builder.slots
     }
 
     /// The record for a profile's fields, in slot order.

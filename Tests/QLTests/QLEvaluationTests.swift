@@ -202,3 +202,25 @@ func matches(_ text: String, _ context: QLContext = ctx()) throws -> Bool {
         #expect(QLEvaluator.evaluate(e, ctx()) == nil, "\(text)")
     }
 }
+
+/// Programs compiled over one shared slot table read one record and decide as alone.
+@Suite struct SharedSlotTableTests {
+    @Test func programsSharingATable_matchAsCompiledAlone() throws {
+        let texts = ["FILTER visits > 5", "FILTER AND (vip == true, score > 40)", "FILTER email LIKE \"*@example.com\"",
+                     "FILTER channels CONTAINS \"sms\"", "FILTER *", "FILTER NOT EXISTS nosuch", "FILTER purchases.SKU-1 > 1"]
+        var table: [String] = []
+        let shared = try texts.map { try QLProgram(QLParser.parseFilter($0), sharing: &table) }
+        #expect(Set(table) == ["visits", "vip", "score", "email", "channels", "nosuch", "purchases", "purchases.SKU-1"])
+        var other = record
+        other["visits"] = .int(2)
+        other["vip"] = .bool(false)
+        other["email"] = nil
+        for fields in [record, other, [:]] {
+            let values = table.map { fields[$0] }
+            for (text, program) in zip(texts, shared) {
+                let alone = try QLProgram(QLParser.parseFilter(text))
+                #expect(program.matches(values, nowMs: now) == alone.matches(alone.record(fields), nowMs: now), "\(text)")
+            }
+        }
+    }
+}

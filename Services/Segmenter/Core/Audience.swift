@@ -29,10 +29,9 @@ public let maxFieldValuesPerAudience = 1000
 /// unknown slugs are errors), plus the built-in audiences every account has.
 public struct AudienceSet: Sendable {
     public private(set) var audiences: [Audience] = []
-    /// Every field some audience reads, once; `slotMaps[i][j]` is where audience i's slot j is
-    /// in it. A change looks each field up once, not once per audience that reads it.
+    /// Every field some audience reads, once, in the slot order all of their programs share: a
+    /// change looks each field up once and every program reads that one record.
     private var fields: [String] = []
-    private var slotMaps: [[Int]] = []
 
     /// Built-in audiences: everyone, known users (with an email), anonymous users.
     public static let builtIns: [(slug: String, filter: String)] = [
@@ -81,21 +80,12 @@ public struct AudienceSet: Sendable {
         for (slug, (d, filter)) in parsed.sorted(by: { $0.key < $1.key }) {
             let program: QLProgram
             do throws(QLProgram.CompileError) {
-                program = try QLProgram(filter, includes: { filters[$0] })
+                program = try QLProgram(filter, includes: { filters[$0] }, sharing: &fields)
             } catch {
                 throw AudienceError("audience '\(slug)': \(error)")
             }
             audiences.append(Audience(id: d.id, slug: d.slug, filter: filter, program: program, apiAccessible: d.apiAccessible,
                                       includes: QLAnalysis.includes(filter.body), flips: Self.flipPlan(filter)))
-        }
-        var position: [String: Int] = [:]
-        for a in audiences {
-            slotMaps.append(a.program.slots.map { name in
-                if let at = position[name] { return at }
-                position[name] = fields.count
-                fields.append(name)
-                return fields.count - 1
-            })
         }
     }
 
@@ -123,8 +113,7 @@ public struct AudienceSet: Sendable {
         // its parts, a hundred times per profile change.
         audiences.withUnsafeBufferPointer { list in
             for i in list.indices {
-                let record = slotMaps[i].map { values[$0] }
-                if list[i].program.matches(record, nowMs: nowMs) { members.insert(list[i].id) }
+                if list[i].program.matches(values, nowMs: nowMs) { members.insert(list[i].id) }
                 if let plan = list[i].flips, let f = plan.compute(context), f > nowMs { flip = min(flip ?? f, f) }
             }
         }
