@@ -32,9 +32,18 @@ public struct Memberships: Sendable {
         versions[profile] = max(versions[profile] ?? version, version)
         if audiences == before { return [] } // most changes move no audience: no set arithmetic
         current[profile] = audiences.isEmpty ? nil : audiences
-        let entered = audiences.subtracting(before).sorted().map { Transition(action: .enter, audience: $0, profile: profile, version: version, atMs: atMs) }
-        let exited = before.subtracting(audiences).sorted().map { Transition(action: .exit, audience: $0, profile: profile, version: version, atMs: atMs) }
-        return exited + entered
+        // Into arrays, not new sets (building a set hashes every member again).
+        var entered: [String] = []
+        var exited: [String] = []
+        for a in audiences where !before.contains(a) { entered.append(a) }
+        for a in before where !audiences.contains(a) { exited.append(a) }
+        entered.sort()
+        exited.sort()
+        var out: [Transition] = []
+        out.reserveCapacity(entered.count + exited.count)
+        for a in exited { out.append(Transition(action: .exit, audience: a, profile: profile, version: version, atMs: atMs)) }
+        for a in entered { out.append(Transition(action: .enter, audience: a, profile: profile, version: version, atMs: atMs)) }
+        return out
     }
 
     /// A profile merged away or deleted exits everything.
