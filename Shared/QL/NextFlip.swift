@@ -3,32 +3,34 @@
 /// profile exactly then instead of rescanning everyone. nil when time alone never changes it.
 public enum NextFlip {
     public static func compute(_ filter: FilterStatement, _ context: QLContext) -> Int64? {
-        var stack: [String] = []
-        return candidates(filter.body, context, &stack).filter { $0 > context.nowMs }.min()
+        Plan(filter).compute(context)
     }
 
     public static func compute(_ expr: QLExpr, _ context: QLContext) -> Int64? {
-        var stack: [String] = []
-        return candidates(expr, context, &stack).filter { $0 > context.nowMs }.min()
+        Plan(expr).compute(context)
     }
 
-    /// `compute` for one filter, prepared once: the comparisons with relative dates found by the
-    /// walk of `candidates`, their dates already parsed (parsing them on every evaluation took a
-    /// tenth of the segmenter's time per profile change). `compute` gives what
-    /// `NextFlip.compute(filter, context)` gives.
+    /// The search for one filter, prepared once: its comparisons with relative dates (inside
+    /// AND, OR and NOT) with the dates already parsed — parsing them on every evaluation took a
+    /// tenth of the segmenter's time per profile change — and its INCLUDEs, followed through the
+    /// context when computed.
     public struct Plan: Sendable {
         enum Step: Sendable {
             /// `times op (now + math)`.
             case compare(QLExpr.CompareOp, times: QLExpr, math: (unit: Character, amount: Int64))
             case between(times: QLExpr, low: (unit: Character, amount: Int64)?, high: (unit: Character, amount: Int64)?)
             /// Resolved through the context's includes when computed.
-            case include(QLExpr)
+            case include(String)
         }
         let steps: [Step]
 
         public init(_ filter: FilterStatement) {
+            self.init(filter.body)
+        }
+
+        public init(_ expr: QLExpr) {
             var steps: [Step] = []
-            Self.collect(filter.body, into: &steps)
+            Self.collect(expr, into: &steps)
             self.steps = steps
         }
 
@@ -51,14 +53,21 @@ public enum NextFlip {
                 for c in children { collect(c, into: &steps) }
             case .not(let inner):
                 collect(inner, into: &steps)
-            case .include:
-                steps.append(.include(e))
+            case .include(let name):
+                steps.append(.include(name))
             default:
                 break
             }
         }
 
+        /// The earliest instant after `context.nowMs` at which time alone could change the
+        /// filter's result, or nil.
         public func compute(_ context: QLContext) -> Int64? {
+            var stack: [String] = []
+            return earliest(context, &stack)
+        }
+
+        func earliest(_ context: QLContext, _ stack: inout [String]) -> Int64? {
             var best: Int64?
             func consider(_ candidates: [Int64]) {
                 for c in candidates where c > context.nowMs { best = min(best ?? c, c) }
@@ -71,9 +80,11 @@ public enum NextFlip {
                     let ts = times(e, context)
                     if let low { consider(boundary(.gt, ts, low)) }   // lo < T
                     if let high { consider(boundary(.lt, ts, high)) } // T < hi
-                case .include(let e):
-                    var stack: [String] = []
-                    consider(candidates(e, context, &stack))
+                case .include(let name):
+                    guard !stack.contains(name), stack.count < QLEvaluator.maxIncludeDepth, let f = context.includes(name) else { continue }
+                    stack.append(name)
+                    if let t = Plan(f).earliest(context, &stack) { consider([t]) }
+                    stack.removeLast()
                 }
             }
             return best
@@ -113,32 +124,6 @@ public enum NextFlip {
         case .lt: .gt
         case .le: .ge
         default: op
-        }
-    }
-
-    static func candidates(_ e: QLExpr, _ context: QLContext, _ stack: inout [String]) -> [Int64] {
-        switch e {
-        case .compare(let op, let l, let r):
-            if let math = dateMath(r) { return boundary(op, times(l, context), math) }
-            if let math = dateMath(l) { return boundary(mirrored(op), times(r, context), math) }
-            return []
-        case .between(let v, let lo, let hi):
-            let ts = times(v, context)
-            var out: [Int64] = []
-            if let m = dateMath(lo) { out += boundary(.gt, ts, m) }   // lo < T
-            if let m = dateMath(hi) { out += boundary(.lt, ts, m) }   // T < hi
-            return out
-        case .and(let children), .or(let children):
-            return children.flatMap { candidates($0, context, &stack) }
-        case .not(let inner):
-            return candidates(inner, context, &stack)
-        case .include(let name):
-            guard !stack.contains(name), stack.count < QLEvaluator.maxIncludeDepth, let f = context.includes(name) else { return [] }
-            stack.append(name)
-            defer { stack.removeLast() }
-            return candidates(f.body, context, &stack)
-        default:
-            return []
         }
     }
 }
