@@ -9,12 +9,16 @@ final class LiveServer: @unchecked Sendable {
     let task: Task<Void, Error>
     let port: Int
     let metrics = MetricsRegistry()
+    /// Requests to /slow whose handler has started.
+    let slowStarted = AtomicInt()
 
     init(options: HTTPServerOptions = HTTPServerOptions()) throws {
         var router = Router()
+        let started = slowStarted
         router.post("/echo") { req in HTTPResponse(status: 200, body: req.body) }
         router.get("/hello/{name}") { req in .json(200, data: ["hello": .string(req[parameter: "name"] ?? "")]) }
         router.get("/slow") { _ in
+            started.add(1)
             try? await Task.sleep(for: .milliseconds(700))
             return .text(200, "slow done")
         }
@@ -149,7 +153,10 @@ final class LiveServer: @unchecked Sendable {
         let busy = try RawClient(port: live.port)
         busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         let idle = try RawClient(port: live.port)
-        try await Task.sleep(for: .milliseconds(200))
+        // Stop once the request is being handled (a fixed pause was too short on a loaded
+        // machine: the server had not read the request yet, so the connection was idle).
+        for _ in 0..<500 where live.slowStarted.load() == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(live.slowStarted.load() == 1)
         let stopping = Task { await live.stop() }
         let outcome = await busy.read()
         guard case .response(200, let headers, "slow done") = outcome else {
