@@ -198,8 +198,8 @@ func waitUntil(_ condition: () -> Bool) async throws {
         try await send(reference, webEvents(0..<120))
         let one = try ResolverRun(log: reference)
         try await one.waitReady()
-        try await waitUntil { (0..<4).reduce(0) { $0 + reference.records(TopicPartition("cdp.profiles", Int32($1))).count } > 0 && one.app.readiness == .ready }
-        try await Task.sleep(for: .milliseconds(300))
+        try await waitUntil { one.app.metricsText.contains("resolver_events_total 120") }
+        try await Task.sleep(for: .milliseconds(300)) // the last batch's records reach the log
         await one.stop()
 
         // Interrupted: part of the stream, stop, the rest, restart with the same group.
@@ -212,10 +212,11 @@ func waitUntil(_ condition: () -> Bool) async throws {
         try await send(log, webEvents(50..<120))
         let second = try ResolverRun(log: log)
         try await second.waitReady()
-        try await Task.sleep(for: .milliseconds(500))
+        let expected = profilesView(reference)
+        try await waitUntil { profilesView(log) == expected } // at most 5 s
         await second.stop()
 
-        #expect(profilesView(log) == profilesView(reference))
+        #expect(profilesView(log) == expected)
         #expect(!profilesView(log).isEmpty)
     }
 
