@@ -60,7 +60,7 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         let app = try SegmenterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()),
                                    metrics: MetricsRegistry(), clock: { clock.value })
         let tasks = app.services.map { s in Task { try await s.run() } }
-        func wait(_ condition: () -> Bool) async throws { for _ in 0..<300 where !condition() { try await Task.sleep(for: .milliseconds(10)) } }
+        func wait(_ condition: () -> Bool) async throws { for _ in 0..<1000 where !condition() { try await Task.sleep(for: .milliseconds(10)) } }
         try await wait { app.readiness == .ready && transitions(log, profile: "p1").count >= 4 }
         // No email: the built-in anonymous_users applies too.
         #expect(Set(transitions(log, profile: "p1")) == ["enter s1", "enter s2", "enter all_users", "enter anonymous_users"])
