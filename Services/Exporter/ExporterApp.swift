@@ -21,6 +21,9 @@ public struct ExporterSettings: Sendable, ConsumerDaemonSettings {
     public var httpTimeoutSeconds = 30.0
     /// An idle lane records its position after this long, so a restart replays little.
     public var checkpointIdleMs: Int64 = 2000
+    /// How long a batch may wait for the profile records its enters were computed from
+    /// (membership records can overtake them: two topics); then it is sent with what is there.
+    public var profileWaitMs: Int64 = 1000
     /// Local snapshots (`CDP_DATA_DIR`); nil: rebuild from the log only.
     public var dataDirectory: String?
     public var snapshotIntervalMs: Int64 = 30_000

@@ -39,7 +39,7 @@ extension ExporterApp {
                     if w == nil { w = clock() }
                     return w!
                 }
-                if clock() - since < Self.profileWaitMs {
+                if clock() - since < settings.profileWaitMs {
                     try? await Task.sleep(for: .milliseconds(10))
                     continue
                 }
@@ -93,9 +93,6 @@ extension ExporterApp {
             lane.lastCheckpointMs.withLock { $0 = now }
         }
     }
-
-    /// How long a batch may wait for the profile records its enters were computed from.
-    static let profileWaitMs: Int64 = 1000
 
     /// Whether the exporter holds, for every enter and update, the profile at the version the
     /// transition was computed from (exits need no data: the profile may be gone).

@@ -117,8 +117,9 @@ final class ExporterHarness: @unchecked Sendable {
         producer = try self.log.makeProducer(ProducerOptions())
     }
 
-    func start(retry: RetryPolicy = RetryPolicy(baseMs: 20, maxMs: 200), dataDirectory: String? = nil) {
+    func start(retry: RetryPolicy = RetryPolicy(baseMs: 20, maxMs: 200), dataDirectory: String? = nil, profileWaitMs: Int64 = 1000) {
         var settings = ExporterSettings()
+        settings.profileWaitMs = profileWaitMs
         settings.dataDirectory = dataDirectory
         settings.adminToken = exportToken
         settings.retry = retry
@@ -215,7 +216,9 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         defer { receiver.stop() }
         let h = try await ExporterHarness()
         try await h.send([exportJobRecord("j1", hookJob(receiver, path: "late", ["fields": ["plan"]]))])
-        h.start()
+        // A long wait for late profile records: on a loaded machine the default second could
+        // pass before the second record is read, and the enter would go out with version 1.
+        h.start(profileWaitMs: 20_000)
         defer { Task { await h.stop() } }
         try await h.waitStarted("j1")
         // The membership record (from profile version 2) arrives before that profile version.
