@@ -97,17 +97,31 @@ public struct ByteWriter {
             byte(UInt8(ascii: "0") + UInt8(v))
             return
         }
-        var magnitude = v.magnitude
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var n = 0
-            while magnitude > 0 {
-                digits[19 - n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                n += 1
-            }
-            if v < 0 { byte(UInt8(ascii: "-")) }
-            bytes(UnsafeBufferPointer(rebasing: digits[(20 - n)...]))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            bytes(UnsafeBufferPointer(rebasing: buffer[Self.decimal(v, into: buffer)...]))
         }
+    }
+
+    /// Writes `v`'s decimal digits (with a `-` when negative) at the end of `buffer` (at least 20
+    /// bytes); returns where they start.
+    static func decimal(_ v: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var magnitude = v.magnitude
+        var at = buffer.count
+        repeat {
+            at -= 1
+            buffer[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        if v < 0 {
+            at -= 1
+            buffer[at] = UInt8(ascii: "-")
+        }
+        return at
+    }
+
+    /// Whether a string's bytes need an escape inside a JSON string literal (see `quoted`).
+    static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        text.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }
     }
 
     /// `s` as a JSON string literal (the bytes `JSONText.appendQuoted` appends).

@@ -1,7 +1,17 @@
 extension JSONText {
     /// Appends `s` as a JSON string literal; bytes that need no escaping are copied as they are.
     public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        ByteWriter.append(to: &out, estimate: s.utf8.count + 2) { $0.quoted(s) }
+        var s = s
+        let plain = s.withUTF8 { text in
+            // Most strings need no escape: copied as they are, without making room first
+            // (measured: for short strings that cost more than the copy).
+            guard !ByteWriter.needsEscape(text) else { return false }
+            out.append(0x22)
+            out.append(contentsOf: text)
+            out.append(0x22)
+            return true
+        }
+        if !plain { ByteWriter.append(to: &out, estimate: s.utf8.count + 16) { $0.quoted(s) } }
     }
 }
 
@@ -10,7 +20,9 @@ extension JSONText {
 public enum JSONText {
     /// The decimal digits of `v` (no String on the way).
     public static func appendInt(_ v: Int64, to out: inout [UInt8]) {
-        ByteWriter.append(to: &out, estimate: 20) { $0.int(v) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[ByteWriter.decimal(v, into: buffer)...]))
+        }
     }
 
     /// `s` as a JSON string literal, quotes included, with every control character escaped.
