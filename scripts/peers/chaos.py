@@ -301,7 +301,7 @@ while time.time() < deadline:
         if all(len(api("GET", f"/api/work/{j}?aid={a}", daemon="exporter", attempts=1).get("data", {}).get("partitions", [])) == args.partitions
                for a in accounts for j in ("steady", "flaky")):
             break
-    except Exception:
+    except (Exception, SystemExit):  # api() gives up with SystemExit; here the deadline decides
         pass
     time.sleep(0.2)
 
