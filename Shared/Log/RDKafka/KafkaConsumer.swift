@@ -32,9 +32,14 @@ public final class KafkaConsumer: LogConsumer {
         config["reconnect.backoff.max.ms"] = "1000"
         config["topic.metadata.refresh.interval.ms"] = "5000"
         config["fetch.wait.max.ms"] = "100"
-        // Pre-fetched records held in memory (librdkafka's default is 64 MiB): a daemon's state
-        // should dominate its footprint, not the read-ahead.
-        config["queued.max.messages.kbytes"] = "16384"
+        // Read-ahead. Once the pre-fetched records pass either threshold, librdkafka 2.0 stops
+        // fetching and looks again only after up to a second (its fetch.queue.backoff.ms came
+        // in 2.2), so a consumer that drains the queue faster than that idles until then:
+        // measured with the resolver doing no work, 175,000 records/s with 100,000 records
+        // (the default) as the threshold, 594,000 with these. The bytes bound (librdkafka's
+        // default) is the one that binds; memory for it is used only while catching up.
+        config["queued.min.messages"] = "1000000"
+        config["queued.max.messages.kbytes"] = "65536"
         config.merge(options.extra)
         self.options = options
         self.context = RDKafkaContext(logger: logger)
