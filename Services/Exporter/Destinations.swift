@@ -33,7 +33,7 @@ extension ExporterApp {
             for (k, v) in headers.sorted(by: { $0.key < $1.key }) { h.append((k, v)) }
             do {
                 let response = try await httpClient(for: job).send("POST", url, headers: h, body: payload)
-                return AttemptOutcome.http(status: response.status, retryAfter: response.header("Retry-After"))
+                return AttemptOutcome.http(status: response.status, retryAfter: response.header("Retry-After"), date: response.header("Date"), nowMs: clock())
             } catch let error as HTTPClientError {
                 if case .invalidURL = error { return .terminal(reason: error.description) }
                 return .retry(reason: error.description, afterMs: nil)

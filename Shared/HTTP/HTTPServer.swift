@@ -400,11 +400,12 @@ public final class HTTPServer: Service {
         Socket.writeAll(fd, Self.serialize(response, keepAlive: false, headOnly: false))
     }
 
-    static func serialize(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool, http10: Bool = false) -> [UInt8] {
+    static func serialize(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool, http10: Bool = false, nowMs: Int64 = Timestamp.nowMs()) -> [UInt8] {
         var head = "HTTP/1.\(http10 ? 0 : 1) \(response.status) \(HTTPStatus.reason(response.status))\r\n"
+        head += "Date: \(HTTPDate.format(nowMs))\r\n"
         for (name, value) in response.headers.fields {
             let lower = name.lowercased()
-            if lower == "content-length" || lower == "connection" || lower == "transfer-encoding" { continue }
+            if lower == "content-length" || lower == "connection" || lower == "transfer-encoding" || lower == "date" { continue }
             // Header injection guard: values never carry CR or LF.
             head += "\(name): \(value.filter { $0 != "\r" && $0 != "\n" })\r\n"
         }

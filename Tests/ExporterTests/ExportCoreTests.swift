@@ -178,17 +178,32 @@ struct BatchFormatTests {
 }
 
 struct RetryPolicyTests {
-    static let statuses: [(Int, String?, AttemptOutcome)] = [
-        (200, nil, .delivered), (204, nil, .delivered),
-        (500, nil, .retry(reason: "HTTP 500", afterMs: nil)), (503, "7", .retry(reason: "HTTP 503", afterMs: 7000)),
-        (408, nil, .retry(reason: "HTTP 408", afterMs: nil)), (429, "2", .retry(reason: "HTTP 429", afterMs: 2000)),
-        (429, "Wed, 21 Oct 2015 07:28:00 GMT", .retry(reason: "HTTP 429", afterMs: nil)),
-        (400, nil, .terminal(reason: "HTTP 400")), (404, nil, .terminal(reason: "HTTP 404")), (301, nil, .terminal(reason: "HTTP 301")),
+    /// 2015-10-21 07:27:50 GMT.
+    static let now: Int64 = 1_445_412_470_000
+
+    static let statuses: [(Int, String?, String?, AttemptOutcome)] = [
+        (200, nil, nil, .delivered), (204, nil, nil, .delivered),
+        (500, nil, nil, .retry(reason: "HTTP 500", afterMs: nil)), (503, "7", nil, .retry(reason: "HTTP 503", afterMs: 7000)),
+        (408, nil, nil, .retry(reason: "HTTP 408", afterMs: nil)), (429, "2", nil, .retry(reason: "HTTP 429", afterMs: 2000)),
+        // An HTTP date: measured from the response's Date when readable, else from now.
+        (429, "Wed, 21 Oct 2015 07:28:00 GMT", nil, .retry(reason: "HTTP 429", afterMs: 10_000)),
+        (503, "Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 07:27:30 GMT", .retry(reason: "HTTP 503", afterMs: 30_000)),
+        (503, "Wed, 21 Oct 2015 07:28:00 GMT", "yesterday", .retry(reason: "HTTP 503", afterMs: 10_000)),
+        (503, "Wednesday, 21-Oct-15 07:28:00 GMT", nil, .retry(reason: "HTTP 503", afterMs: 10_000)),
+        (503, "Wed Oct 21 07:28:00 2015", nil, .retry(reason: "HTTP 503", afterMs: 10_000)),
+        // In the past: no wait; unreadable: ignored (the normal backoff applies); too long: a day.
+        (503, "Wed, 21 Oct 2015 07:00:00 GMT", nil, .retry(reason: "HTTP 503", afterMs: 0)),
+        (503, "soon", nil, .retry(reason: "HTTP 503", afterMs: nil)), (503, "-5", nil, .retry(reason: "HTTP 503", afterMs: nil)),
+        (503, "1.5", nil, .retry(reason: "HTTP 503", afterMs: nil)), (503, "", nil, .retry(reason: "HTTP 503", afterMs: nil)),
+        (503, "172800", nil, .retry(reason: "HTTP 503", afterMs: 86_400_000)),
+        (503, "99999999999999999999999", nil, .retry(reason: "HTTP 503", afterMs: 86_400_000)),
+        (503, "Fri, 21 Oct 2016 07:28:00 GMT", nil, .retry(reason: "HTTP 503", afterMs: 86_400_000)),
+        (400, nil, nil, .terminal(reason: "HTTP 400")), (404, "5", nil, .terminal(reason: "HTTP 404")), (301, nil, nil, .terminal(reason: "HTTP 301")),
     ]
 
     @Test(arguments: statuses.indices) func classifiesResponses(_ i: Int) {
-        let (status, retryAfter, expected) = Self.statuses[i]
-        #expect(AttemptOutcome.http(status: status, retryAfter: retryAfter) == expected)
+        let (status, retryAfter, date, expected) = Self.statuses[i]
+        #expect(AttemptOutcome.http(status: status, retryAfter: retryAfter, date: date, nowMs: Self.now) == expected)
     }
 
     @Test func backoffGrowsWithJitterAndCaps() {

@@ -23,7 +23,7 @@ final class Receiver: @unchecked Sendable {
     }
 
     let deliveries = Locked<[Delivery]>([])
-    /// Path → answers to give next (status, Retry-After); then `fallback`.
+    /// Path → answers to give next (status, Retry-After, or "date+N" for a date N s ahead); then `fallback`.
     let scripts = Locked<[String: [(Int, String?)]]>([:])
     let fallback = Locked<[String: Int]>([:])
     let server: HTTPServer
@@ -45,7 +45,14 @@ final class Receiver: @unchecked Sendable {
             }
             deliveries.withLock { $0.append(Delivery(path: path, headers: request.headers, body: request.body, status: status, atMs: Timestamp.nowMs())) }
             var headers: [(String, String)] = []
-            if let retryAfter { headers.append(("Retry-After", retryAfter)) }
+            if let retryAfter {
+                // "date+N": an HTTP date N seconds after now (the server adds its own Date).
+                if retryAfter.hasPrefix("date+"), let n = Int64(retryAfter.dropFirst(5)) {
+                    headers.append(("Retry-After", HTTPDate.format(Timestamp.nowMs() + n * 1000)))
+                } else {
+                    headers.append(("Retry-After", retryAfter))
+                }
+            }
             return .json(status, message: "scripted", headers: headers)
         }
         server = HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), router: router,
@@ -308,10 +315,17 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         try await eventually { receiver.acked("flaky").count == 2 }
         let p2 = receiver.all("flaky").suffix(2)
         #expect(p2.count == 2 && p2.last!.atMs - p2.first!.atMs >= 950)
+        // Retry-After as an HTTP date, two seconds past the response's Date (to the second: at
+        // least one second after the refusal).
+        receiver.scripts.withLock { $0["flaky"] = [(503, "date+2"), (200, nil)] }
+        try await h.send([membershipRecord("p2", [], ["-vip"], version: 2)])
+        try await eventually { receiver.acked("flaky").count == 3 }
+        let dated = receiver.all("flaky").suffix(2)
+        #expect(dated.count == 2 && dated.first!.status == 503 && dated.last!.atMs - dated.first!.atMs >= 950)
         // 400 is terminal: dead-lettered at once, an alert goes out, and the next batch proceeds.
         receiver.scripts.withLock { $0["flaky"] = [(400, nil)] }
         try await h.send([membershipRecord("p3", ["vip"], ["+vip"]), membershipRecord("p3", [], ["-vip"], version: 2)])
-        try await eventually { receiver.acked("flaky").count == 3 && receiver.all("alerts").count == 2 }
+        try await eventually { receiver.acked("flaky").count == 4 && receiver.all("alerts").count == 2 }
         #expect(receiver.acked("flaky").last?.json["events"]?.arrayValue?.first?["action"] == "exit")
         let alerts = receiver.all("alerts").map { $0.json["text"]?.stringValue ?? "" }
         #expect(alerts.count == 2 && alerts[0].contains("is failing") && alerts[1].contains("recovered"))
@@ -321,9 +335,9 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         #expect(status == 200 && replay["data"]?["replayed"]?.arrayValue?.count == 1)
         #expect(receiver.acked("flaky").last?.json["events"]?.arrayValue?.first?["action"] == "enter")
         #expect((await h.get("/api/work/j1/deadletter")).arrayValue?.isEmpty == true)
-        try await eventually { await h.get("/api/work/j1")["delivered"] == 3 }
+        try await eventually { await h.get("/api/work/j1")["delivered"] == 4 }
         let s = await h.get("/api/work/j1")
-        #expect(s["dead_lettered"] == 1 && s["delivered"] == 3 && s["failed_attempts"] == 4)
+        #expect(s["dead_lettered"] == 1 && s["delivered"] == 4 && s["failed_attempts"] == 5)
     }
 
     @Test func aFailingJobDoesNotDelayAnother() async throws {

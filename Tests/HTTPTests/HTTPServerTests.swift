@@ -42,8 +42,16 @@ final class LiveServer: @unchecked Sendable {
         let live = try LiveServer()
         let c = try RawClient(port: live.port)
         c.send("GET /hello/ada HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(await c.read() == .response(status: 200, headers: ["content-type": "application/json", "content-length": "52"],
-                                      body: #"{"data":{"hello":"ada"},"message":"ok","status":200}"#))
+        let before = Timestamp.nowMs()
+        guard case .response(let status, var headers, let body) = await c.read() else {
+            Issue.record("no response")
+            return
+        }
+        // Every response carries the server's Date (RFC 9110 §6.6.1), to the second.
+        let date = headers.removeValue(forKey: "date").flatMap { HTTPDate.parse($0, nowMs: before) }
+        #expect(date.map { $0 >= before / 1000 * 1000 - 1000 && $0 <= Timestamp.nowMs() } == true)
+        #expect(status == 200 && headers == ["content-type": "application/json", "content-length": "52"]
+                && body == #"{"data":{"hello":"ada"},"message":"ok","status":200}"#)
         // Two requests in one write: answered in order.
         c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\ntwo")
         guard case .response(200, _, "one") = await c.read(), case .response(200, _, "two") = await c.read() else {

@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 
 /// What a delivery attempt came to.
 public enum AttemptOutcome: Sendable, Equatable {
@@ -8,21 +9,33 @@ public enum AttemptOutcome: Sendable, Equatable {
     /// The destination refused the batch for good (other 4xx, unusable destination).
     case terminal(reason: String)
 
-    /// Classifies an HTTP status (and its `Retry-After` header).
-    public static func http(status: Int, retryAfter: String?) -> AttemptOutcome {
+    /// Classifies an HTTP status and its `Retry-After` header (see `retryAfterMs`).
+    public static func http(status: Int, retryAfter: String?, date: String? = nil, nowMs: Int64) -> AttemptOutcome {
         switch status {
         case 200..<300: return .delivered
         case 408, 429, 500...599:
-            return .retry(reason: "HTTP \(status)", afterMs: retryAfter.flatMap(parseRetryAfter))
+            return .retry(reason: "HTTP \(status)", afterMs: retryAfter.flatMap { retryAfterMs($0, date: date, nowMs: nowMs) })
         default: return .terminal(reason: "HTTP \(status)")
         }
     }
 
-    /// `Retry-After` as delay-seconds (HTTP dates are not honoured; the normal backoff applies).
-    public static func parseRetryAfter(_ text: String) -> Int64? {
+    /// The longest wait a `Retry-After` can ask for (a day); longer asks are cut to it.
+    public static let maxRetryAfterMs: Int64 = 86_400_000
+
+    /// `Retry-After` as a wait in milliseconds: delay-seconds, or an HTTP date measured from the
+    /// response's own `Date` when it has a readable one (the destination's clock, so a skewed
+    /// local clock does not stretch or cut the wait), else from `nowMs`. A date in the past
+    /// means no wait; waits are capped at `maxRetryAfterMs`; anything else is ignored (nil:
+    /// the normal backoff applies).
+    public static func retryAfterMs(_ text: String, date: String? = nil, nowMs: Int64) -> Int64? {
         let t = text.trimmingCharacters(in: .whitespaces)
-        guard let s = Int64(t), s >= 0, s <= 86_400 else { return nil }
-        return s * 1000
+        if !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            guard let s = Int64(t) else { return maxRetryAfterMs } // more digits than fit: a very long wait
+            return min(s, maxRetryAfterMs / 1000) * 1000
+        }
+        guard let at = HTTPDate.parse(t, nowMs: nowMs) else { return nil }
+        let from = date.flatMap { HTTPDate.parse($0.trimmingCharacters(in: .whitespaces), nowMs: nowMs) } ?? nowMs
+        return min(max(0, at - from), maxRetryAfterMs)
     }
 }
 
