@@ -89,7 +89,7 @@ extension Builtins {
         }
         t["domains"] = fn(1...Int.max) { a, _ in
             let domains = a.flatMap { v in
-                (v?.elements ?? v.map { [$0] } ?? []).compactMap { WebFunctions.url($0.stringForm)?.host.flatMap { WebFunctions.registrableDomain($0.lowercased()) } }
+                (v?.elements ?? v.map { [$0] } ?? []).compactMap { WebFunctions.url($0.stringForm)?.host.flatMap { PublicSuffix.registrableDomain($0.lowercased()) } }
             }
             return domains.isEmpty ? nil : .strings(domains)
         }

@@ -273,7 +273,7 @@ public enum Builtins {
         t["emailname"] = string1 { s in WebFunctions.email(s).flatMap { $0.name.isEmpty ? nil : .string($0.name) } }
         t["emaildomain"] = string1 { s in WebFunctions.email(s).map { .string(String($0.address.split(separator: "@").last ?? "")) } }
         t["host"] = string1 { s in WebFunctions.split(s).flatMap { $0.host.isEmpty ? nil : .string($0.host.lowercased()) } }
-        t["domain"] = string1 { s in WebFunctions.split(s).flatMap { WebFunctions.registrableDomain($0.host.lowercased()) }.map(QLValue.string) }
+        t["domain"] = string1 { s in WebFunctions.split(s).flatMap { PublicSuffix.registrableDomain($0.host.lowercased()) }.map(QLValue.string) }
         t["path"] = string1 { s in
             // A bare path ("/a/b") is a path, not a host.
             let s = WebFunctions.lowercased(s)
@@ -394,16 +394,5 @@ enum WebFunctions {
 
     static func query(_ url: String, _ key: String) -> String? {
         self.url(url)?.queryItems?.first { $0.name == key }?.value
-    }
-
-    /// The registrable domain: the last two labels, or three under common two-level suffixes.
-    static func registrableDomain(_ host: String) -> String? {
-        let labels = host.split(separator: ".").map(String.init)
-        guard labels.count >= 2 else { return nil }
-        let secondLevel: Set<String> = ["co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"]
-        if labels.count >= 3, labels.last!.count == 2, secondLevel.contains(labels[labels.count - 2]) {
-            return labels.suffix(3).joined(separator: ".")
-        }
-        return labels.suffix(2).joined(separator: ".")
     }
 }
