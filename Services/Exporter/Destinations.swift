@@ -78,18 +78,23 @@ extension ExporterApp {
         }
     }
 
-    /// Posts a Slack-compatible `{"text": ...}` message to the job's alert URL (best effort).
+    /// Posts a Slack-compatible `{"text": ...}` message to the job's alert URL (best effort),
+    /// after the job's previous alert has been sent or has failed.
     func alert(_ job: ExportJob, _ text: String) {
         guard let url = job.alertURL else { return }
         let body = JSONValue.object(["text": .string(text)]).serializedBytes()
         let client = httpClient(for: job)
         let logger = self.logger
-        Task {
-            do {
-                let r = try await client.send("POST", url, headers: [("Content-Type", "application/json")], body: body)
-                if !(200..<300).contains(r.status) { logger.warning("alert not accepted", ["job": job.id, "status": String(r.status)]) }
-            } catch {
-                logger.warning("alert failed", ["job": job.id, "error": "\(error)"])
+        alertChains.withLock { chains in
+            let previous = chains[job.id]
+            chains[job.id] = Task {
+                await previous?.value
+                do {
+                    let r = try await client.send("POST", url, headers: [("Content-Type", "application/json")], body: body)
+                    if !(200..<300).contains(r.status) { logger.warning("alert not accepted", ["job": job.id, "status": String(r.status)]) }
+                } catch {
+                    logger.warning("alert failed", ["job": job.id, "error": "\(error)"])
+                }
             }
         }
     }

@@ -70,6 +70,9 @@ public final class ExporterApp: Sendable {
     let lanes = Locked<[ExportsState.LaneKey: Lane]>([:])
     let monitors = Locked<[String: JobMonitor]>([:])
     let httpClients = Locked<[String: HTTPClient]>([:])
+    /// Per job, the last alert on its way: each alert is sent after the one before it, so a
+    /// channel never shows "recovered" before the "is failing" it answers.
+    let alertChains = Locked<[String: Task<Void, Never>]>([:])
     let everAssigned = AtomicFlag()
     let deliveredCounter: Counter
     let failedCounter: Counter

@@ -58,6 +58,11 @@ extension ExporterApp {
     /// New partitions: empty state, and lanes for the jobs whose position `cdp.exports` records
     /// (same generation), so records past that position are delivered while rebuilding.
     func assigned(_ ps: Set<Int32>) {
+        // The partitions count as rebuilding from here on: readiness must not see the first
+        // assignment made but no partition in it while snapshots are being read.
+        partitions.withLock { parts in
+            for p in ps { parts[p] = PartitionState() }
+        }
         everAssigned.store(true)
         let restored = Dictionary(uniqueKeysWithValues: ps.compactMap { p in restoreSnapshot(p).map { (p, $0) } })
         partitions.withLock { parts in
