@@ -29,11 +29,14 @@ public enum PublicSuffix {
     }()
 
     /// The registrable domain of `host` (lower-case; a trailing dot is ignored), or nil for a
-    /// host that is itself a public suffix, an IP address, or not a well-formed name.
+    /// host that is itself a public suffix, an IP address, or not a well-formed name (empty
+    /// labels, over 1,024 bytes).
     public static func registrableDomain(_ host: String) -> String? {
         var name = Substring(host)
         if name.hasSuffix(".") { name = name.dropLast() }
-        guard !name.isEmpty, !name.hasPrefix("["), !isIPv4(name) else { return nil }
+        // DNS names are at most 253 characters; the bound (generous for Unicode forms) also
+        // keeps the suffix search, quadratic in the labels, cheap on hostile input.
+        guard !name.isEmpty, name.utf8.count <= 1024, !name.hasPrefix("["), !isIPv4(name) else { return nil }
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, !labels.contains(where: \.isEmpty) else { return nil }
         let rules = self.rules

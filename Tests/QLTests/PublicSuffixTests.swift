@@ -42,6 +42,13 @@ struct PublicSuffixTests {
         #expect(PublicSuffix.registrableDomain(host) == expected, "\(host)")
     }
 
+    @Test func overlongHostsHaveNoDomain() {
+        let labels = Array(repeating: "a", count: 511).joined(separator: ".") + ".example.com"
+        #expect(PublicSuffix.registrableDomain(labels) == nil)
+        let fits = Array(repeating: "a", count: 400).joined(separator: ".") + ".example.com"
+        #expect(PublicSuffix.registrableDomain(fits) == "example.com")
+    }
+
     @Test func rulesAreLoaded() {
         let r = PublicSuffix.rules
         #expect(r.exact.count > 9000 && r.wildcard.contains("ck") && r.exception.contains("www.ck") && r.exact.contains("co.uk"))
