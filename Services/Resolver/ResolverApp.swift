@@ -18,8 +18,9 @@ public struct ResolverSettings: Sendable, ConsumerDaemonSettings {
     public var dataDirectory: String?
     public var snapshotIntervalMs: Int64 = 30_000
     /// Threads that resolve a batch's accounts in parallel (`CDP_RESOLVER_THREADS`; default: the
-    /// number of CPUs). Each account is resolved by one thread, in log order.
-    public var threads = min(64, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    /// CPUs the process may use, a container's CPU limit included). Each account is resolved by
+    /// one thread, in log order.
+    public var threads = min(64, CPUBudget.available())
     /// How profiles are held (`CDP_RESOLVER_PROFILE_STORAGE`): `compact` (encoded, about 40% of
     /// the memory) or `decoded` (faster per event).
     public var profileStorage = ProfileStore.Storage.compact

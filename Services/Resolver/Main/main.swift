@@ -16,7 +16,7 @@ publishes every changed profile to cdp.profiles. Rebuilds its partitions from th
 CDP_HTTP_ADDR (default :8081), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX, CDP_LOG_LEVEL, CDP_INSTANCE_ID,
 CDP_RESOLVER_GROUP (default cdp-resolver), CDP_DATA_DIR (local snapshots; restarts then read only the
 log after the snapshot), CDP_SNAPSHOT_INTERVAL (default 30s), CDP_RESOLVER_THREADS (threads
-resolving a batch's accounts in parallel; default: the number of CPUs), CDP_RESOLVER_PROFILE_STORAGE
+resolving a batch's accounts in parallel; default: the CPUs it may use), CDP_RESOLVER_PROFILE_STORAGE
 (compact, the default: profiles kept encoded, about 40% of the memory; decoded: faster),
 CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).
 """
