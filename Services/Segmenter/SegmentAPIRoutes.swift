@@ -1,5 +1,6 @@
 import HTTP
 import Pipeline
+import QL
 import Runtime
 import SegmentCore
 
@@ -11,9 +12,12 @@ extension SegmenterApp {
             switch auth.authenticate(request, role: .read) {
             case .failure(let f): return f.response
             case .success(let p):
-                let sizes: [String: JSONValue] = accounts.withLock { all in
-                    guard let s = all[p.account], let a = s.audiences else { return [:] }
-                    return Dictionary(uniqueKeysWithValues: a.audiences.map { ($0.id, JSONValue.int(Int64(s.memberships.size(of: $0.id)))) })
+                let sizes: [String: JSONValue] = states.withLock { all in
+                    let parts = Self.shares(all, p.account)
+                    guard let a = parts.lazy.compactMap(\.audiences).first else { return [:] }
+                    return Dictionary(uniqueKeysWithValues: a.audiences.map { audience in
+                        (audience.id, JSONValue.int(Int64(parts.reduce(0) { $0 + $1.memberships.size(of: audience.id) })))
+                    })
                 }
                 return .json(200, data: .object(sizes))
             }
@@ -23,7 +27,7 @@ extension SegmenterApp {
             case .failure(let f): return f.response
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
-                let size = accounts.withLock { $0[p.account]?.memberships.size(of: id) ?? 0 }
+                let size = states.withLock { Self.shares($0, p.account).reduce(0) { $0 + $1.memberships.size(of: id) } }
                 return .json(200, data: ["segment": .string(id), "size": .int(Int64(size))])
             }
         }
@@ -34,7 +38,7 @@ extension SegmenterApp {
                 let id = request[parameter: "id"] ?? ""
                 let limit = min(1000, max(1, Int(request.query("limit") ?? "100") ?? 100))
                 let cursor = request.query("cursor") ?? ""
-                let members = accounts.withLock { $0[p.account]?.memberships.members(of: id) ?? [] }.filter { $0 > cursor }
+                let members = states.withLock { Self.shares($0, p.account).flatMap { $0.memberships.members(of: id) } }.filter { $0 > cursor }.sorted()
                 let page = Array(members.prefix(limit))
                 var data: [String: JSONValue] = ["segment": .string(id), "members": .array(page.map(JSONValue.string))]
                 if members.count > limit, let last = page.last { data["next_cursor"] = .string(last) }
@@ -47,7 +51,7 @@ extension SegmenterApp {
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
                 var history = publishedHistory.withLock { $0[p.account]?[id] } ?? SizeHistory()
-                if let live = accounts.withLock({ $0[p.account]?.history[id] }) {
+                for live in states.withLock({ Self.shares($0, p.account).compactMap { $0.history[id] } }) {
                     for (bucket, delta) in live.deltas { for _ in 0..<abs(delta) { history.record(delta > 0 ? .enter : .exit, atMs: bucket) } }
                 }
                 let now = clock()
@@ -76,8 +80,9 @@ extension SegmenterApp {
                     return .error(400, "give \"filterql\" or a rule tree in \"rules\"")
                 }
                 let now = clock()
-                let result: Result<(Int, [String], Int), AudienceError> = accounts.withLock { all in
-                    let state = all[p.account] ?? AccountSegments()
+                let result: Result<(Int, [String], Int), AudienceError> = states.withLock { all in
+                    var profiles: [String: (version: Int64, fields: [String: QLValue])] = [:]
+                    for share in Self.shares(all, p.account) { profiles.merge(share.profiles) { a, _ in a } }
                     // Existing audiences stay includable by slug.
                     let docs = view.read { $0.documents(account: p.account, kind: "segment") }
                     var defs = docs.compactMap { d -> AudienceSet.Definition? in
@@ -90,11 +95,11 @@ extension SegmenterApp {
                     guard let preview = set.audiences.first(where: { $0.id == "__preview" }) else { return .failure(AudienceError("internal: preview missing")) }
                     var size = 0
                     var sample: [String] = []
-                    for (id, profile) in state.profiles.sorted(by: { $0.key < $1.key }) where preview.program.matches(preview.program.record(profile.fields), nowMs: now) {
+                    for (id, profile) in profiles.sorted(by: { $0.key < $1.key }) where preview.program.matches(preview.program.record(profile.fields), nowMs: now) {
                         size += 1
                         if sample.count < 20 { sample.append(id) }
                     }
-                    return .success((size, sample, state.profiles.count))
+                    return .success((size, sample, profiles.count))
                 }
                 switch result {
                 case .failure(let e): return .error(400, e.message)
@@ -106,5 +111,10 @@ extension SegmenterApp {
         }
         router.mountOperations(service: "cdp-segmenter", metrics: metrics) { [self] in readiness }
         return router
+    }
+
+    /// An account's shares of this instance's partitions, in partition order.
+    static func shares(_ all: [StateKey: AccountSegments], _ account: String) -> [AccountSegments] {
+        all.filter { $0.key.account == account }.sorted { $0.key.partition < $1.key.partition }.map(\.value)
     }
 }

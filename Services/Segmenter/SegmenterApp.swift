@@ -20,7 +20,17 @@ public struct SegmenterSettings: Sendable, ConsumerDaemonSettings {
     public init() {}
 }
 
-/// One account's audiences, profiles (as records) and memberships.
+/// Where an `AccountSegments` belongs: `cdp.profiles` is keyed, so partitioned, by profile, so an
+/// account's profiles spread over partitions, and each partition's share is kept apart (revoked,
+/// snapshotted and restored with its partition).
+struct StateKey: Hashable, Comparable, Sendable {
+    let account: String
+    let partition: Int32
+
+    static func < (a: StateKey, b: StateKey) -> Bool { (a.account, a.partition) < (b.account, b.partition) }
+}
+
+/// One account's audiences, profiles (as records) and memberships within one partition.
 struct AccountSegments {
     var fingerprint = ""
     /// The configuration generation `fingerprint` was taken at (nothing to look at while the
@@ -34,7 +44,6 @@ struct AccountSegments {
     var profiles: [String: (version: Int64, fields: [String: QLValue])] = [:]
     var memberships = Memberships()
     var flips = FlipQueue()
-    var partition: Int32 = 0
     /// Profiles the resolver flagged unhealthy: in no audience.
     var unhealthy = Set<String>()
     /// Audience id → size over time, from published transitions.
@@ -58,15 +67,19 @@ public final class SegmenterApp: Sendable {
     let auth: Authenticator
     /// The clock for relative dates (injected so tests can move time).
     let clock: @Sendable () -> Int64
-    let accounts = Locked<[String: AccountSegments]>([:])
+    let states = Locked<[StateKey: AccountSegments]>([:])
     let progress: RebuildProgress
     let transitionsPublished: Counter
-    /// What cdp.memberships said each profile belonged to when this instance started
-    /// (`<aid>/<profile>` → audience ids); reconciled once the rebuild has caught up.
-    let published = Locked<[String: Set<String>]?>(nil)
+    /// What cdp.memberships says each profile belongs to, per partition (`<aid>/<profile>` →
+    /// audience ids): read at start, read again for partitions assigned later (another replica
+    /// published for them meanwhile), kept up to date with what this instance publishes, and
+    /// compared with the rebuilt state once a partition has caught up.
+    let published = Locked<[Int32: [String: Set<String>]]?>(nil)
+    /// Partitions assigned after the first assignment, whose published memberships are read
+    /// again before their records are applied; partitions not reconciled since assigned.
+    let pendingPartitions = Locked<(readBack: Set<Int32>, reconcile: Set<Int32>, assignments: Int)>(([], [], 0))
     /// History read back from cdp.memberships (`aid` → audience → history), merged in on first use.
     let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
-    let reconciled = AtomicFlag()
     let snapshots: SnapshotStore
     /// `segmenter_consumer_lag_records` per assigned partition.
     let lag: ConsumerLagMetrics

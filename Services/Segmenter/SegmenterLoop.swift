@@ -16,11 +16,25 @@ extension SegmenterApp {
         try consumer.subscribe([settings.topics.profiles], hooks: RebalanceHooks(
             onAssign: { [self] tps in
                 progress.assign(tps)
+                let assigned = Set(tps.map(\.partition))
+                pendingPartitions.withLock { p in
+                    // What was read at start stands for the first assignment; later ones were
+                    // another replica's until now.
+                    if p.assignments > 0 { p.readBack.formUnion(assigned) }
+                    p.reconcile.formUnion(assigned)
+                    p.assignments += 1
+                }
             },
             onRevoke: { [self] tps in
                 progress.revoke(tps)
                 let revoked = Set(tps.map(\.partition))
-                accounts.withLock { all in all = all.filter { !revoked.contains($0.value.partition) } }
+                states.withLock { all in all = all.filter { !revoked.contains($0.key.partition) } }
+                // What this instance knew was published there goes stale once another replica publishes.
+                published.withLock { p in for r in revoked { p?[r] = nil } }
+                pendingPartitions.withLock { p in
+                    p.readBack.subtract(revoked)
+                    p.reconcile.subtract(revoked)
+                }
             },
             startOffsets: { [self] tps in progress.startOffsets(tps, restore: restoreSnapshot) }))
         var lastSnapshot = clock()
@@ -33,6 +47,8 @@ extension SegmenterApp {
             }
             guard let records = await consumer.pollBatch(view: view, logger: logger) else { break }
             lag.update(from: consumer)
+            let readBack = pendingPartitions.withLock { p in defer { p.readBack = [] }; return p.readBack }
+            if !readBack.isEmpty { await loadPublishedMemberships(partitions: readBack) }
             await progress.learnCommitted(from: consumer)
             // Freed memory goes back to the system every 30 s while busy, and once idle.
             if (records.isEmpty && busySinceTrim) || clock() - lastTrim >= 30_000 {
@@ -54,7 +70,8 @@ extension SegmenterApp {
             // Time-window flips and audience changes are acted on once caught up; the first time,
             // what was published before the restart is reconciled with the rebuilt state.
             if progress.caughtUp {
-                if !reconciled.exchange(true) { out += reconcile(now: now) }
+                let due = pendingPartitions.withLock { p in defer { p.reconcile = [] }; return p.reconcile }
+                if !due.isEmpty { out += reconcile(now: now, partitions: due) }
                 out += refresh(now: now)
             }
             if !out.isEmpty {
@@ -71,23 +88,27 @@ extension SegmenterApp {
         await consumer.close()
     }
 
-    /// Reads cdp.memberships to its end: the last published audiences of every profile.
-    func loadPublishedMemberships() async {
-        var published: [String: (version: Int64, segments: Set<String>)] = [:]
+    /// Reads cdp.memberships to its end: the last published audiences of every profile, per
+    /// partition (co-partitioned with cdp.profiles). `partitions` nil: all of them, at start
+    /// (with the size history); else those, taken over from another replica.
+    func loadPublishedMemberships(partitions only: Set<Int32>? = nil) async {
+        var published: [Int32: [String: (version: Int64, segments: Set<String>)]] = [:]
+        var complete = false
         do {
             let topic = settings.topics.memberships
             guard let info = try await client.makeAdmin().listTopics().first(where: { $0.name == topic }) else {
-                self.published.withLock { $0 = [:] }
+                self.published.withLock { $0 = $0 ?? [:] }
                 return
             }
             let consumer = try client.makeConsumer(ConsumerOptions(groupID: nil, clientID: "cdp-segmenter-readback-\(settings.instanceID)"))
             var ends: [TopicPartition: Int64] = [:]
             var offsets: [TopicPartition: Int64] = [:]
-            for p in 0..<info.partitions {
+            for p in 0..<info.partitions where only?.contains(Int32(p)) ?? true {
                 let tp = TopicPartition(topic, Int32(p))
                 let marks = try await consumer.watermarks(tp)
                 if marks.high > marks.low { ends[tp] = marks.high }
                 offsets[tp] = Offset.beginning
+                published[Int32(p)] = [:]
             }
             try consumer.assign(offsets)
             var done: [TopicPartition: Int64] = [:]
@@ -98,87 +119,118 @@ extension SegmenterApp {
                 for r in records {
                     done[r.topicPartition] = r.offset + 1
                     guard let key = r.keyString, let v = try? JSONParser().parse(r.value ?? []), let version = v["version"]?.intValue else { continue }
-                    let account = String(key.split(separator: "/").first ?? "")
-                    for t in v["transitions"]?.arrayValue ?? [] {
-                        guard let seg = t["segment"]?.stringValue, let action = t["action"]?.stringValue.flatMap(Transition.Action.init(rawValue:)),
-                              let ts = t["ts"]?.stringValue.flatMap(DateMath.parseDate) else { continue }
-                        publishedHistory.withLock { $0[account, default: [:]][seg, default: SizeHistory()].record(action, atMs: ts) }
+                    if only == nil {
+                        let account = String(key.split(separator: "/").first ?? "")
+                        for t in v["transitions"]?.arrayValue ?? [] {
+                            guard let seg = t["segment"]?.stringValue, let action = t["action"]?.stringValue.flatMap(Transition.Action.init(rawValue:)),
+                                  let ts = t["ts"]?.stringValue.flatMap(DateMath.parseDate) else { continue }
+                            publishedHistory.withLock { $0[account, default: [:]][seg, default: SizeHistory()].record(action, atMs: ts) }
+                        }
                     }
-                    if let seen = published[key], seen.version > version { continue }
-                    published[key] = (version, Set((v["segments"]?.arrayValue ?? []).compactMap(\.stringValue)))
+                    if let seen = published[r.partition]?[key], seen.version > version { continue }
+                    published[r.partition, default: [:]][key] = (version, Set((v["segments"]?.arrayValue ?? []).compactMap(\.stringValue)))
                 }
             }
             await consumer.close()
+            complete = !ends.contains(where: { (done[$0.key] ?? 0) < $0.value })
         } catch {
-            logger.warning("could not read cdp.memberships back; differences will not be reconciled", ["error": "\(error)"])
+            logger.warning("could not read cdp.memberships back", ["error": "\(error)"])
         }
-        self.published.withLock { $0 = published.mapValues(\.segments) }
-        logger.info("read published memberships", ["profiles": String(published.count)])
+        let read = published.mapValues { $0.mapValues(\.segments) }
+        if let only {
+            if complete {
+                self.published.withLock { p in for part in only { p?[part] = read[part] ?? [:] } }
+            } else {
+                // Unknown: neither compared nor reconciled (a restart reads them again).
+                self.published.withLock { p in for part in only { p?[part] = nil } }
+                pendingPartitions.withLock { $0.reconcile.subtract(only) }
+                logger.warning("published memberships of taken-over partitions could not be read; they are not reconciled",
+                               ["partitions": only.sorted().map(String.init).joined(separator: ",")])
+            }
+        } else {
+            if !complete { logger.warning("cdp.memberships was not read to its end; differences found there may be announced again") }
+            self.published.withLock { $0 = read }
+        }
+        logger.info("read published memberships", ["profiles": String(read.values.reduce(0) { $0 + $1.count }),
+                                                    "partitions": only.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all"])
     }
 
-    /// After the rebuild: publishes, for every profile, the difference between what it belongs
-    /// to now and what was last published (flips that happened while the segmenter was down,
-    /// audience edits) — and exits for profiles that no longer exist. Nothing else is repeated.
-    func reconcile(now: Int64) -> [ProducerRecord] {
-        guard let published = published.withLock({ $0 }) else { return [] }
-        return accounts.withLock { all in
+    /// Once `partitions` have been rebuilt: publishes, for every profile there, the difference
+    /// between what it belongs to now and what cdp.memberships last said (flips that happened
+    /// while nobody owned the partition, audience edits) — and exits for profiles that no
+    /// longer exist. Nothing else is repeated.
+    func reconcile(now: Int64, partitions: Set<Int32>) -> [ProducerRecord] {
+        guard var published = published.withLock({ $0 }) else { return [] }
+        let out = states.withLock { all -> [ProducerRecord] in
             var out: [ProducerRecord] = []
-            var seen = Set<String>()
-            for account in all.keys.sorted() {
-                // Taken out of the map while it changes, so its large maps are not copied.
-                var state = all.removeValue(forKey: account)!
-                if let audiences = audiences(for: account, &state) {
-                    state.evaluatedFingerprint = state.fingerprint
-                    for id in state.profiles.keys.sorted() {
-                        let p = state.profiles[id]!
-                        let key = "\(account)/\(id)"
-                        seen.insert(key)
-                        var (members, flip) = audiences.evaluate(p.fields, nowMs: now)
-                        if state.unhealthy.contains(id) { (members, flip) = ([], nil) }
-                        state.flips.schedule(id, at: flip)
-                        _ = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
-                        let before = published[key] ?? []
-                        if before != members {
-                            let exits = before.subtracting(members).sorted().map { Transition(action: .exit, audience: $0, profile: id, version: p.version, atMs: now) }
-                            let enters = members.subtracting(before).sorted().map { Transition(action: .enter, audience: $0, profile: id, version: p.version, atMs: now) }
-                            state.recordHistory(exits + enters)
-                            out.append(record(account: account, profile: id, version: p.version, current: members, transitions: exits + enters))
+            for partition in partitions.sorted() {
+                guard var known = published[partition] else { continue }
+                var seen = Set<String>()
+                for key in all.keys.filter({ $0.partition == partition }).sorted() {
+                    let account = key.account
+                    // Taken out of the map while it changes, so its large maps are not copied.
+                    var state = all.removeValue(forKey: key)!
+                    if let audiences = audiences(for: account, &state) {
+                        state.evaluatedFingerprint = state.fingerprint
+                        for id in state.profiles.keys.sorted() {
+                            let p = state.profiles[id]!
+                            let name = "\(account)/\(id)"
+                            seen.insert(name)
+                            var (members, flip) = audiences.evaluate(p.fields, nowMs: now)
+                            if state.unhealthy.contains(id) { (members, flip) = ([], nil) }
+                            state.flips.schedule(id, at: flip)
+                            _ = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
+                            let before = known[name] ?? []
+                            if before != members {
+                                let exits = before.subtracting(members).sorted().map { Transition(action: .exit, audience: $0, profile: id, version: p.version, atMs: now) }
+                                let enters = members.subtracting(before).sorted().map { Transition(action: .enter, audience: $0, profile: id, version: p.version, atMs: now) }
+                                state.recordHistory(exits + enters)
+                                out.append(record(account: account, profile: id, version: p.version, current: members, transitions: exits + enters))
+                                known[name] = members
+                            }
                         }
                     }
+                    all[key] = state
                 }
-                all[account] = state
+                for (name, segments) in known.sorted(by: { $0.key < $1.key }) where !seen.contains(name) && !segments.isEmpty {
+                    let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, all[StateKey(account: parts[0], partition: partition)] != nil else { continue }
+                    let exits = segments.sorted().map { Transition(action: .exit, audience: $0, profile: parts[1], version: 0, atMs: now) }
+                    out.append(record(account: parts[0], profile: parts[1], version: 0, current: [], transitions: exits))
+                    known[name] = []
+                }
+                published[partition] = known
             }
-            for (key, segments) in published where !seen.contains(key) && !segments.isEmpty {
-                let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-                guard parts.count == 2, all[parts[0]] != nil else { continue }
-                let exits = segments.sorted().map { Transition(action: .exit, audience: $0, profile: parts[1], version: 0, atMs: now) }
-                out.append(record(account: parts[0], profile: parts[1], version: 0, current: [], transitions: exits))
-            }
-            if !out.isEmpty { logger.info("reconciled memberships after the rebuild", ["records": String(out.count)]) }
             return out
         }
+        // What was just published is what cdp.memberships now says.
+        self.published.withLock { p in for part in partitions where p?[part] != nil { p?[part] = published[part] } }
+        if !out.isEmpty {
+            logger.info("reconciled memberships after the rebuild", ["records": String(out.count), "partitions": partitions.sorted().map(String.init).joined(separator: ",")])
+        }
+        return out
     }
 
     /// The audiences last published for a profile (nil: nothing known, e.g. never published).
-    func lastPublished(_ account: String, _ profile: String) -> Set<String>? {
-        published.withLock { $0?[account + "/" + profile] }
+    func lastPublished(_ partition: Int32, _ account: String, _ profile: String) -> Set<String>? {
+        published.withLock { $0?[partition]?[account + "/" + profile] }
     }
 
     /// Remembers what was published for a profile, so the post-rebuild reconciliation compares
     /// against the latest published state, not only the one read at start.
-    func notePublished(_ account: String, _ profile: String, _ segments: Set<String>) {
+    func notePublished(_ partition: Int32, _ account: String, _ profile: String, _ segments: Set<String>) {
         published.withLock { p in
-            if p != nil { p![account + "/" + profile] = segments }
+            if p?[partition] != nil { p![partition]![account + "/" + profile] = segments }
         }
     }
 
     /// Applies one profile record; returns the membership record to publish (if any).
     func apply(_ profile: ProfileRecord, partition: Int32, now: Int64, publish: Bool) -> [ProducerRecord] {
-        accounts.withLock { all in
+        let key = StateKey(account: profile.account, partition: partition)
+        return states.withLock { all in
             // Taken out of the map while it changes, so its large maps are not copied.
-            var state = all.removeValue(forKey: profile.account) ?? AccountSegments()
-            state.partition = partition
-            defer { all[profile.account] = state }
+            var state = all.removeValue(forKey: key) ?? AccountSegments()
+            defer { all[key] = state }
             if let seen = state.profiles[profile.id], seen.version > profile.version { return [] }
             let transitions: [Transition]
             let before = state.memberships.current[profile.id] ?? []
@@ -208,14 +260,14 @@ extension SegmenterApp {
             // After a crash, records past the committed offset are applied again: what was
             // already published for them is not announced twice (compared with cdp.memberships
             // as read back at start and kept up to date since).
-            if let last = lastPublished(profile.account, profile.id), last != before {
+            if let last = lastPublished(partition, profile.account, profile.id), last != before {
                 // Usually what was published is what the state held: the transitions stand.
                 if last == current { return [] }
                 announced = last.subtracting(current).sorted().map { Transition(action: .exit, audience: $0, profile: profile.id, version: profile.version, atMs: now) }
                     + current.subtracting(last).sorted().map { Transition(action: .enter, audience: $0, profile: profile.id, version: profile.version, atMs: now) }
             }
             state.recordHistory(announced)
-            notePublished(profile.account, profile.id, current)
+            notePublished(partition, profile.account, profile.id, current)
             return [record(account: profile.account, profile: profile.id, version: profile.version, current: current, transitions: announced)]
         }
     }
@@ -223,20 +275,21 @@ extension SegmenterApp {
     /// Re-evaluates profiles whose flip time has come, and every profile of an account whose
     /// audiences changed (backfill).
     func refresh(now: Int64) -> [ProducerRecord] {
-        accounts.withLock { all in
+        states.withLock { all in
             var out: [ProducerRecord] = []
-            for account in all.keys.sorted() {
+            for key in all.keys.sorted() {
+                let account = key.account
                 // Taken out of the map while it changes, so its large maps are not copied.
-                var state = all.removeValue(forKey: account)!
+                var state = all.removeValue(forKey: key)!
                 guard let audiences = audiences(for: account, &state) else {
-                    all[account] = state
+                    all[key] = state
                     continue
                 }
                 let changed = state.evaluatedFingerprint != state.fingerprint
                 state.evaluatedFingerprint = state.fingerprint
                 let ids = changed ? Array(state.profiles.keys).sorted() : state.flips.due(now)
                 if changed, !ids.isEmpty {
-                    logger.info("audiences changed; re-evaluating the account", ["account": account, "profiles": String(ids.count)])
+                    logger.info("audiences changed; re-evaluating the account", ["account": account, "partition": String(key.partition), "profiles": String(ids.count)])
                 }
                 for id in ids {
                     guard let p = state.profiles[id] else { continue }
@@ -246,11 +299,11 @@ extension SegmenterApp {
                     let transitions = state.memberships.update(profile: id, version: p.version, audiences: members, atMs: now, force: true)
                     if !transitions.isEmpty {
                         state.recordHistory(transitions)
-                        notePublished(account, id, members)
+                        notePublished(key.partition, account, id, members)
                         out.append(record(account: account, profile: id, version: p.version, current: members, transitions: transitions))
                     }
                 }
-                all[account] = state
+                all[key] = state
             }
             return out
         }

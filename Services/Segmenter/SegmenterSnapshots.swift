@@ -13,15 +13,21 @@ extension SegmenterApp {
     /// Restores the partition's accounts; returns the offset to read from.
     func restoreSnapshot(_ tp: TopicPartition) -> Int64? {
         guard let (offset, state) = snapshots.load(topic: tp.topic, partition: tp.partition) else { return nil }
-        var restored: [String: AccountSegments] = [:]
+        // Written before accounts were kept per partition: an account's profiles from every
+        // partition sat in one file, which a changed assignment cannot use.
+        guard state["layout"]?.stringValue == Self.layout else {
+            snapshots.reject(topic: tp.topic, partition: tp.partition, "written in an older layout (accounts not split by partition)")
+            return nil
+        }
+        var restored: [StateKey: AccountSegments] = [:]
         for (account, a) in state["accounts"]?.objectValue ?? [:] {
-            guard let decoded = Self.decodeAccount(a, partition: tp.partition) else {
+            guard let decoded = Self.decodeAccount(a) else {
                 snapshots.reject(topic: tp.topic, partition: tp.partition, "account \(account) is unreadable")
                 return nil
             }
-            restored[account] = decoded
+            restored[StateKey(account: account, partition: tp.partition)] = decoded
         }
-        accounts.withLock { all in for (k, v) in restored { all[k] = v } }
+        states.withLock { all in for (k, v) in restored { all[k] = v } }
         snapshots.noteRestored(topic: tp.topic, partition: tp.partition, offset: offset, ["accounts": String(restored.count)])
         return offset
     }
@@ -30,8 +36,10 @@ extension SegmenterApp {
     func writeSnapshots() {
         guard snapshots.enabled else { return }
         for (tp, offset) in progress.positions where offset > 0 {
-            let copies = accounts.withLock { $0.filter { $0.value.partition == tp.partition } }
-            snapshots.save(topic: tp.topic, partition: tp.partition, offset: offset, state: ["accounts": .object(copies.mapValues(Self.encodeAccount))])
+            let copies = states.withLock { all in
+                Dictionary(uniqueKeysWithValues: all.filter { $0.key.partition == tp.partition }.map { ($0.key.account, Self.encodeAccount($0.value)) })
+            }
+            snapshots.save(topic: tp.topic, partition: tp.partition, offset: offset, state: ["layout": .string(Self.layout), "accounts": .object(copies)])
         }
     }
 
@@ -45,10 +53,12 @@ extension SegmenterApp {
                 "unhealthy": .array(a.unhealthy.sorted().map(JSONValue.string))]
     }
 
-    static func decodeAccount(_ j: JSONValue, partition: Int32) -> AccountSegments? {
+    /// Marks snapshots holding one partition's share of each account.
+    static let layout = "partition-accounts"
+
+    static func decodeAccount(_ j: JSONValue) -> AccountSegments? {
         guard let fingerprint = j["fingerprint"]?.stringValue, case .object(let profiles)? = j["profiles"] else { return nil }
         var a = AccountSegments()
-        a.partition = partition
         for (id, p) in profiles {
             guard let version = p["v"]?.intValue, case .object(let f)? = p["f"] else { return nil }
             var fields: [String: QLValue] = [:]

@@ -43,6 +43,51 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
 }
 
 @Suite(.serialized) struct SegmenterServiceTests {
+    /// Two replicas share the profiles' partitions; when one leaves, the other takes its
+    /// partitions over. What the leaver published after the other replica started must count:
+    /// an exit that follows an enter the leaver announced is announced, and nothing is repeated.
+    @Test func partitionsTakenOverFromAnotherReplica_announceExactlyTheMissingTransitions() async throws {
+        let log = InMemoryLog(defaultPartitions: 4)
+        try await log.makeAdmin().createTopics(PipelineTopics().specs(partitions: 4).map { TopicSpec(name: $0.name, partitions: $0.partitions) })
+        let producer = try log.makeProducer(ProducerOptions())
+        let clock = Clock()
+        _ = try await producer.send(segmentDoc("s1", "us", "FILTER country == \"US\""))
+        let ids = (1...12).map { "p\($0)" }
+        for id in ids { _ = try await producer.send(profileRecord(id, version: 1, fields: ["country": "FR"])) }
+        var settings = SegmenterSettings()
+        settings.adminToken = segToken
+        settings.sessionTimeoutMs = 1000
+        func start(_ name: String) throws -> (SegmenterApp, [Task<Void, Error>]) {
+            var s = settings
+            s.instanceID = name
+            let app = try SegmenterApp(client: log, settings: s, logger: Logger(label: name, level: .error, sink: MemorySink()),
+                                       metrics: MetricsRegistry(), clock: { clock.value })
+            return (app, app.services.map { service in Task { try await service.run() } })
+        }
+        func wait(_ condition: () -> Bool) async throws { for _ in 0..<1000 where !condition() { try await Task.sleep(for: .milliseconds(10)) } }
+        func count(_ t: String) -> Int { ids.filter { transitions(log, profile: $0).contains(t) }.count }
+
+        let (a, aTasks) = try start("a")
+        try await wait { a.readiness == .ready && count("enter all_users") == 12 }
+        let (b, bTasks) = try start("b")
+        defer { for t in bTasks.reversed() { t.cancel() } }
+        try await wait { b.readiness == .ready && a.readiness == .ready }
+        try await Task.sleep(for: .milliseconds(300))
+        // Both own partitions now; every profile enters "us" (announced by its owner).
+        for id in ids { _ = try await producer.send(profileRecord(id, version: 2, fields: ["country": "US"])) }
+        try await wait { count("enter s1") == 12 }
+        // a leaves: b takes its partitions over, rebuilds them, and sees every profile leave "us".
+        for t in aTasks.reversed() { t.cancel(); _ = try? await t.value }
+        try await Task.sleep(for: .milliseconds(300))
+        try await wait { b.readiness == .ready }
+        for id in ids { _ = try await producer.send(profileRecord(id, version: 3, fields: ["country": "FR"])) }
+        try await wait { count("exit s1") == 12 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(count("exit s1") == 12)
+        #expect(ids.allSatisfy { id in transitions(log, profile: id).filter { $0 == "enter s1" }.count == 1 && transitions(log, profile: id).filter { $0 == "exit s1" }.count == 1 })
+        #expect(ids.allSatisfy { id in transitions(log, profile: id).filter { $0 == "enter all_users" }.count == 1 })
+    }
+
     @Test func profilesEnterAndExitAudiences_timeWindowsFlipOnTime_deletesExit_andNewAudiencesBackfill() async throws {
         let log = InMemoryLog(defaultPartitions: 4)
         try await log.makeAdmin().createTopics(PipelineTopics().specs(partitions: 4).map { TopicSpec(name: $0.name, partitions: $0.partitions) })
