@@ -50,10 +50,15 @@ extension SegmenterApp {
             case .failure(let f): return f.response
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
-                var history = publishedHistory.withLock { $0[p.account]?[id] } ?? SizeHistory()
-                for live in states.withLock({ Self.shares($0, p.account).compactMap { $0.history[id] } }) {
-                    for (bucket, delta) in live.deltas { for _ in 0..<abs(delta) { history.record(delta > 0 ? .enter : .exit, atMs: bucket) } }
+                // This replica's partitions: what cdp.memberships held when it took them, plus
+                // what it published since.
+                let (partitions, live) = states.withLock { all in
+                    let mine = all.filter { $0.key.account == p.account }
+                    return (Set(mine.keys.map(\.partition)), mine.values.compactMap { $0.history[id] })
                 }
+                var history = SizeHistory()
+                publishedHistory.withLock { h in for part in partitions { if let read = h[part]?[p.account]?[id] { history.merge(read) } } }
+                for share in live { history.merge(share) }
                 let now = clock()
                 let size = history.size(at: now)
                 return .json(200, data: [

@@ -78,8 +78,9 @@ public final class SegmenterApp: Sendable {
     /// Partitions assigned after the first assignment, whose published memberships are read
     /// again before their records are applied; partitions not reconciled since assigned.
     let pendingPartitions = Locked<(readBack: Set<Int32>, reconcile: Set<Int32>, assignments: Int)>(([], [], 0))
-    /// History read back from cdp.memberships (`aid` → audience → history), merged in on first use.
-    let publishedHistory = Locked<[String: [String: SizeHistory]]>([:])
+    /// History read back from cdp.memberships per partition (`aid` → audience → history): at
+    /// start, and again for a partition taken over; the history API adds what was published since.
+    let publishedHistory = Locked<[Int32: [String: [String: SizeHistory]]]>([:])
     let snapshots: SnapshotStore
     /// `segmenter_consumer_lag_records` per assigned partition.
     let lag: ConsumerLagMetrics

@@ -31,6 +31,7 @@ extension SegmenterApp {
                 states.withLock { all in all = all.filter { !revoked.contains($0.key.partition) } }
                 // What this instance knew was published there goes stale once another replica publishes.
                 published.withLock { p in for r in revoked { p?[r] = nil } }
+                publishedHistory.withLock { h in for r in revoked { h[r] = nil } }
                 pendingPartitions.withLock { p in
                     p.readBack.subtract(revoked)
                     p.reconcile.subtract(revoked)
@@ -93,6 +94,7 @@ extension SegmenterApp {
     /// (with the size history); else those, taken over from another replica.
     func loadPublishedMemberships(partitions only: Set<Int32>? = nil) async {
         var published: [Int32: [String: (version: Int64, segments: Set<String>)]] = [:]
+        var history: [Int32: [String: [String: SizeHistory]]] = [:]
         var complete = false
         do {
             let topic = settings.topics.memberships
@@ -119,13 +121,11 @@ extension SegmenterApp {
                 for r in records {
                     done[r.topicPartition] = r.offset + 1
                     guard let key = r.keyString, let v = try? JSONParser().parse(r.value ?? []), let version = v["version"]?.intValue else { continue }
-                    if only == nil {
-                        let account = String(key.split(separator: "/").first ?? "")
-                        for t in v["transitions"]?.arrayValue ?? [] {
-                            guard let seg = t["segment"]?.stringValue, let action = t["action"]?.stringValue.flatMap(Transition.Action.init(rawValue:)),
-                                  let ts = t["ts"]?.stringValue.flatMap(DateMath.parseDate) else { continue }
-                            publishedHistory.withLock { $0[account, default: [:]][seg, default: SizeHistory()].record(action, atMs: ts) }
-                        }
+                    let account = String(key.split(separator: "/").first ?? "")
+                    for t in v["transitions"]?.arrayValue ?? [] {
+                        guard let seg = t["segment"]?.stringValue, let action = t["action"]?.stringValue.flatMap(Transition.Action.init(rawValue:)),
+                              let ts = t["ts"]?.stringValue.flatMap(DateMath.parseDate) else { continue }
+                        history[r.partition, default: [:]][account, default: [:]][seg, default: SizeHistory()].record(action, atMs: ts)
                     }
                     if let seen = published[r.partition]?[key], seen.version > version { continue }
                     published[r.partition, default: [:]][key] = (version, Set((v["segments"]?.arrayValue ?? []).compactMap(\.stringValue)))
@@ -140,6 +140,7 @@ extension SegmenterApp {
         if let only {
             if complete {
                 self.published.withLock { p in for part in only { p?[part] = read[part] ?? [:] } }
+                publishedHistory.withLock { h in for part in only { h[part] = history[part] } }
             } else {
                 // Unknown: neither compared nor reconciled (a restart reads them again).
                 self.published.withLock { p in for part in only { p?[part] = nil } }
@@ -150,6 +151,7 @@ extension SegmenterApp {
         } else {
             if !complete { logger.warning("cdp.memberships was not read to its end; differences found there may be announced again") }
             self.published.withLock { $0 = read }
+            publishedHistory.withLock { $0 = history }
         }
         logger.info("read published memberships", ["profiles": String(read.values.reduce(0) { $0 + $1.count }),
                                                     "partitions": only.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all"])

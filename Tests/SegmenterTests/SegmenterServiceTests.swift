@@ -80,10 +80,22 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         for t in aTasks.reversed() { t.cancel(); _ = try? await t.value }
         try await Task.sleep(for: .milliseconds(300))
         try await wait { b.readiness == .ready }
+        func api(_ path: String) async throws -> JSONValue? {
+            let r = await b.router.handle(HTTPRequest(method: "GET", target: path, headers: HTTPHeaders([("Authorization", segToken)])))
+            return try JSONParser().parse(r.body)["data"]
+        }
+        // b answers for every partition now: the size, and the history a's enters are part of.
+        try await wait { b.states.withLock { $0.values.reduce(0) { $0 + $1.memberships.size(of: "s1") } } == 12 }
+        #expect(try await api("/api/segment/s1/size?aid=acme")?["size"] == 12)
+        #expect(try await api("/api/segment/sizes?aid=acme")?["s1"] == 12)
+        #expect(try await api("/api/segment/s1/history?aid=acme")?["size"] == 12)
+        #expect(try await api("/api/segment/s1/members?aid=acme&limit=1000")?["members"]?.arrayValue?.count == 12)
         for id in ids { _ = try await producer.send(profileRecord(id, version: 3, fields: ["country": "FR"])) }
         try await wait { count("exit s1") == 12 }
         try await Task.sleep(for: .milliseconds(300))
         #expect(count("exit s1") == 12)
+        #expect(try await api("/api/segment/s1/history?aid=acme")?["size"] == 0)
+        #expect(try await api("/api/segment/s1/size?aid=acme")?["size"] == 0)
         #expect(ids.allSatisfy { id in transitions(log, profile: id).filter { $0 == "enter s1" }.count == 1 && transitions(log, profile: id).filter { $0 == "exit s1" }.count == 1 })
         #expect(ids.allSatisfy { id in transitions(log, profile: id).filter { $0 == "enter all_users" }.count == 1 })
     }

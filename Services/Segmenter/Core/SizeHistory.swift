@@ -12,6 +12,11 @@ public struct SizeHistory: Sendable, Equatable {
         deltas[bucket, default: 0] += action == .enter ? 1 : -1
     }
 
+    /// Adds another history's changes (another partition's share of the same audience).
+    public mutating func merge(_ other: SizeHistory) {
+        deltas.merge(other.deltas, uniquingKeysWith: +)
+    }
+
     /// The size at the end of each hour that had changes, oldest first.
     public var hourly: [(hourStartMs: Int64, size: Int)] {
         var size = 0
