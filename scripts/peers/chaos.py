@@ -37,6 +37,7 @@ ap.add_argument("--accounts", type=int, default=3)
 ap.add_argument("--kill-every", type=float, default=4.0)
 ap.add_argument("--seed", type=int, default=7)
 ap.add_argument("--partitions", type=int, default=16)
+ap.add_argument("--segmenters", type=int, default=1, help="segmenter replicas sharing cdp.profiles' partitions")
 ap.add_argument("--duration", type=float, default=None, help="seconds to spread the posting over (default: events / 1500)")
 args = ap.parse_args()
 rng = random.Random(args.seed)
@@ -59,6 +60,8 @@ def log(msg):
 # ---------------------------------------------------------------- processes
 procs = {}
 ports = {"collector": 0, "resolver": 1, "segmenter": 2, "exporter": 3}
+for n in range(2, args.segmenters + 1):
+    ports[f"segmenter{n}"] = 3 + n
 rng.randrange(20000)  # drawn as before, so the seeded workload stays the same
 
 
@@ -94,7 +97,8 @@ def start_broker():
 def start(name):
     env = dict(env_common, CDP_BROKERS=BROKERS, CDP_HTTP_ADDR=f"127.0.0.1:{http_ports[name]}",
                CDP_DATA_DIR=os.path.join(args.work, "data", name))
-    procs[name] = subprocess.Popen([os.path.join(args.bin, f"cdp-{name}")], env=env, stdout=subprocess.DEVNULL,
+    binary = name.rstrip("0123456789")  # segmenter2, ...: more replicas of cdp-segmenter
+    procs[name] = subprocess.Popen([os.path.join(args.bin, f"cdp-{binary}")], env=env, stdout=subprocess.DEVNULL,
                                    stderr=open(os.path.join(args.work, f"{name}.log"), "a"))
 
 
@@ -227,11 +231,11 @@ def post_all(events, done):
 
 
 # ---------------------------------------------------------------- chaos
-kills = {"collector": 0, "resolver": 0, "segmenter": 0, "exporter": 0, "broker_pauses": 0}
+kills = {**{name: 0 for name in ports}, "broker_pauses": 0}
 
 
 def chaos(stop):
-    victims = ["collector", "resolver", "segmenter", "exporter"]
+    victims = list(ports)
     round_ = 0
     while not stop.wait(args.kill_every):
         round_ += 1
@@ -455,9 +459,9 @@ problems["webhook transitions lost"] = lost
 problems["webhook transitions duplicated (another id)"] = dup
 problems["webhook transitions out of order"] = out_of_order
 
-for name in ["collector", "resolver", "segmenter", "exporter"]:
+for name in ports:
     procs[name].terminate()
-for name in ["collector", "resolver", "segmenter", "exporter"]:
+for name in ports:
     try:
         procs[name].wait(timeout=30)
     except subprocess.TimeoutExpired:
