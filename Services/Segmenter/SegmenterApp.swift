@@ -71,15 +71,15 @@ public final class SegmenterApp: Sendable {
     let progress: RebuildProgress
     let transitionsPublished: Counter
     /// What cdp.memberships says each profile belongs to, per partition (`<aid>/<profile>` →
-    /// audience ids): read at start, read again for partitions assigned later (another replica
-    /// published for them meanwhile), kept up to date with what this instance publishes, and
-    /// compared with the rebuilt state once a partition has caught up.
+    /// audience ids): read whenever a partition is assigned (another replica may have published
+    /// for it until then), kept up to date with what this instance publishes, and compared with
+    /// the rebuilt state once a partition has caught up.
     let published = Locked<[Int32: [String: Set<String>]]?>(nil)
-    /// Partitions assigned after the first assignment, whose published memberships are read
-    /// again before their records are applied; partitions not reconciled since assigned.
-    let pendingPartitions = Locked<(readBack: Set<Int32>, reconcile: Set<Int32>, assignments: Int)>(([], [], 0))
-    /// History read back from cdp.memberships per partition (`aid` → audience → history): at
-    /// start, and again for a partition taken over; the history API adds what was published since.
+    /// Assigned partitions whose published memberships are read before their records are
+    /// applied; partitions not reconciled since assigned.
+    let pendingPartitions = Locked<(readBack: Set<Int32>, reconcile: Set<Int32>)>(([], []))
+    /// History read back from cdp.memberships per partition (`aid` → audience → history) when
+    /// the partition is assigned; the history API adds what was published since.
     let publishedHistory = Locked<[Int32: [String: [String: SizeHistory]]]>([:])
     let snapshots: SnapshotStore
     /// `segmenter_consumer_lag_records` per assigned partition.

@@ -10,19 +10,18 @@ extension SegmenterApp {
     /// committed offset), evaluates audiences, publishes transitions, re-evaluates profiles whose
     /// relative-date audiences flip, and backfills when audiences change.
     func consume() async throws {
-        await loadPublishedMemberships()
+        published.withLock { $0 = [:] }
         let consumer = try client.makeConsumer(ConsumerOptions(groupID: settings.groupID, clientID: "cdp-segmenter-\(settings.instanceID)",
                                                                sessionTimeoutMs: settings.sessionTimeoutMs))
         try consumer.subscribe([settings.topics.profiles], hooks: RebalanceHooks(
             onAssign: { [self] tps in
                 progress.assign(tps)
                 let assigned = Set(tps.map(\.partition))
+                // Another replica may have published for them until now (even for the first
+                // assignment: the group join takes seconds): read before their records apply.
                 pendingPartitions.withLock { p in
-                    // What was read at start stands for the first assignment; later ones were
-                    // another replica's until now.
-                    if p.assignments > 0 { p.readBack.formUnion(assigned) }
+                    p.readBack.formUnion(assigned)
                     p.reconcile.formUnion(assigned)
-                    p.assignments += 1
                 }
             },
             onRevoke: { [self] tps in
@@ -89,23 +88,23 @@ extension SegmenterApp {
         await consumer.close()
     }
 
-    /// Reads cdp.memberships to its end: the last published audiences of every profile, per
-    /// partition (co-partitioned with cdp.profiles). `partitions` nil: all of them, at start
-    /// (with the size history); else those, taken over from another replica.
-    func loadPublishedMemberships(partitions only: Set<Int32>? = nil) async {
+    /// Reads the assigned partitions of cdp.memberships (co-partitioned with cdp.profiles) to
+    /// their end: the last published audiences of every profile there, and the size history.
+    func loadPublishedMemberships(partitions only: Set<Int32>) async {
         var published: [Int32: [String: (version: Int64, segments: Set<String>)]] = [:]
         var history: [Int32: [String: [String: SizeHistory]]] = [:]
         var complete = false
         do {
             let topic = settings.topics.memberships
             guard let info = try await client.makeAdmin().listTopics().first(where: { $0.name == topic }) else {
-                self.published.withLock { $0 = $0 ?? [:] }
+                // Nothing published yet.
+                self.published.withLock { p in for part in only { p?[part] = [:] } }
                 return
             }
             let consumer = try client.makeConsumer(ConsumerOptions(groupID: nil, clientID: "cdp-segmenter-readback-\(settings.instanceID)"))
             var ends: [TopicPartition: Int64] = [:]
             var offsets: [TopicPartition: Int64] = [:]
-            for p in 0..<info.partitions where only?.contains(Int32(p)) ?? true {
+            for p in 0..<info.partitions where only.contains(Int32(p)) {
                 let tp = TopicPartition(topic, Int32(p))
                 let marks = try await consumer.watermarks(tp)
                 if marks.high > marks.low { ends[tp] = marks.high }
@@ -137,24 +136,18 @@ extension SegmenterApp {
             logger.warning("could not read cdp.memberships back", ["error": "\(error)"])
         }
         let read = published.mapValues { $0.mapValues(\.segments) }
-        if let only {
-            if complete {
-                self.published.withLock { p in for part in only { p?[part] = read[part] ?? [:] } }
-                publishedHistory.withLock { h in for part in only { h[part] = history[part] } }
-            } else {
-                // Unknown: neither compared nor reconciled (a restart reads them again).
-                self.published.withLock { p in for part in only { p?[part] = nil } }
-                pendingPartitions.withLock { $0.reconcile.subtract(only) }
-                logger.warning("published memberships of taken-over partitions could not be read; they are not reconciled",
-                               ["partitions": only.sorted().map(String.init).joined(separator: ",")])
-            }
+        if complete {
+            self.published.withLock { p in for part in only { p?[part] = read[part] ?? [:] } }
+            publishedHistory.withLock { h in for part in only { h[part] = history[part] } }
         } else {
-            if !complete { logger.warning("cdp.memberships was not read to its end; differences found there may be announced again") }
-            self.published.withLock { $0 = read }
-            publishedHistory.withLock { $0 = history }
+            // Unknown: neither compared nor reconciled (a restart reads them again).
+            self.published.withLock { p in for part in only { p?[part] = nil } }
+            pendingPartitions.withLock { $0.reconcile.subtract(only) }
+            logger.warning("published memberships of assigned partitions could not be read; they are not reconciled",
+                           ["partitions": only.sorted().map(String.init).joined(separator: ",")])
         }
         logger.info("read published memberships", ["profiles": String(read.values.reduce(0) { $0 + $1.count }),
-                                                    "partitions": only.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all"])
+                                                    "partitions": only.sorted().map(String.init).joined(separator: ",")])
     }
 
     /// Once `partitions` have been rebuilt: publishes, for every profile there, the difference

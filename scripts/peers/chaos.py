@@ -38,6 +38,8 @@ ap.add_argument("--kill-every", type=float, default=4.0)
 ap.add_argument("--seed", type=int, default=7)
 ap.add_argument("--partitions", type=int, default=16)
 ap.add_argument("--segmenters", type=int, default=1, help="segmenter replicas sharing cdp.profiles' partitions")
+ap.add_argument("--resolvers", type=int, default=1, help="resolver replicas sharing cdp.events' partitions")
+ap.add_argument("--exporters", type=int, default=1, help="exporter replicas sharing cdp.memberships' partitions")
 ap.add_argument("--duration", type=float, default=None, help="seconds to spread the posting over (default: events / 1500)")
 args = ap.parse_args()
 rng = random.Random(args.seed)
@@ -60,8 +62,14 @@ def log(msg):
 # ---------------------------------------------------------------- processes
 procs = {}
 ports = {"collector": 0, "resolver": 1, "segmenter": 2, "exporter": 3}
-for n in range(2, args.segmenters + 1):
-    ports[f"segmenter{n}"] = 3 + n
+for daemon, count in (("segmenter", args.segmenters), ("resolver", args.resolvers), ("exporter", args.exporters)):
+    for n in range(2, count + 1):
+        ports[f"{daemon}{n}"] = len(ports)
+
+
+def replicas(daemon):
+    """The names of a daemon's replicas (exporter, exporter2, ...)."""
+    return [name for name in ports if name.rstrip("0123456789") == daemon]
 rng.randrange(20000)  # drawn as before, so the seeded workload stays the same
 
 
@@ -302,8 +310,9 @@ for a in accounts:
 deadline = time.time() + 60
 while time.time() < deadline:
     try:
-        if all(len(api("GET", f"/api/work/{j}?aid={a}", daemon="exporter", attempts=1).get("data", {}).get("partitions", [])) == args.partitions
-               for a in accounts for j in ("steady", "flaky")):
+        # Every partition's lane, whichever exporter replica owns it.
+        if all(sum(len(api("GET", f"/api/work/{j}?aid={a}", daemon=e, attempts=1).get("data", {}).get("partitions", [])) for e in replicas("exporter"))
+               == args.partitions for a in accounts for j in ("steady", "flaky")):
             break
     except (Exception, SystemExit):  # api() gives up with SystemExit; here the deadline decides
         pass
@@ -330,14 +339,33 @@ wait_ready(list(ports), timeout=300)
 log("all events accepted; waiting for the pipeline to settle")
 
 
+def consumer_lag(name):
+    """Records not read yet by a daemon (its <daemon>_consumer_lag_records series); None if unknown."""
+    try:
+        with urllib.request.urlopen(url(name) + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except Exception:
+        return None
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.split("{", 1)[0].endswith("_consumer_lag_records"))
+
+
 def settled_state():
+    """Webhooks received, and what is still in flight: events waiting in exporter lanes, records
+    the resolver, segmenter and exporter replicas have not read, daemons not ready (a rebalance
+    after a kill can make a replica rebuild well after the others went quiet)."""
     with recv_lock:
         n = sum(len(v) for v in received.values())
-    queued = 0
+    busy = 0
     for a in accounts:
         for j in ("steady", "flaky"):
-            queued += api("GET", f"/api/work/{j}?aid={a}", daemon="exporter").get("data", {}).get("queued", 0)
-    return n, queued
+            busy += sum(api("GET", f"/api/work/{j}?aid={a}", daemon=e).get("data", {}).get("queued", 0) for e in replicas("exporter"))
+    for name in ports:
+        if not ready(name):
+            busy += 1
+        elif name != "collector":
+            lag = consumer_lag(name)
+            busy += 1 if lag is None else lag
+    return n, busy
 
 
 last = None
