@@ -64,8 +64,21 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
                                        metrics: MetricsRegistry(), clock: { clock.value })
             return (app, app.services.map { service in Task { try await service.run() } })
         }
-        func wait(_ condition: () -> Bool) async throws { for _ in 0..<1000 where !condition() { try await Task.sleep(for: .milliseconds(10)) } }
-        func count(_ t: String) -> Int { ids.filter { transitions(log, profile: $0).contains(t) }.count }
+        func wait(_ condition: () -> Bool) async throws { for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(50)) } }
+        /// Each profile's transitions, from one read of cdp.memberships (parsing it per profile
+        /// and per check kept a core busy, starving tests running beside this one).
+        func byProfile() -> [String: [String]] {
+            var out: [String: [String]] = [:]
+            for m in memberships(log) {
+                guard let profile = m["profile"]?.stringValue else { continue }
+                out[profile, default: []] += (m["transitions"]?.arrayValue ?? []).map { "\($0["action"]!.stringValue!) \($0["segment"]!.stringValue!)" }
+            }
+            return out
+        }
+        func count(_ t: String) -> Int {
+            let all = byProfile()
+            return ids.filter { all[$0]?.contains(t) == true }.count
+        }
 
         let (a, aTasks) = try start("a")
         try await wait { a.readiness == .ready && count("enter all_users") == 12 }
@@ -96,8 +109,9 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         #expect(count("exit s1") == 12)
         #expect(try await api("/api/segment/s1/history?aid=acme")?["size"] == 0)
         #expect(try await api("/api/segment/s1/size?aid=acme")?["size"] == 0)
-        #expect(ids.allSatisfy { id in transitions(log, profile: id).filter { $0 == "enter s1" }.count == 1 && transitions(log, profile: id).filter { $0 == "exit s1" }.count == 1 })
-        #expect(ids.allSatisfy { id in transitions(log, profile: id).filter { $0 == "enter all_users" }.count == 1 })
+        let all = byProfile()
+        #expect(ids.allSatisfy { id in all[id, default: []].filter { $0 == "enter s1" }.count == 1 && all[id, default: []].filter { $0 == "exit s1" }.count == 1 })
+        #expect(ids.allSatisfy { id in all[id, default: []].filter { $0 == "enter all_users" }.count == 1 })
     }
 
     @Test func profilesEnterAndExitAudiences_timeWindowsFlipOnTime_deletesExit_andNewAudiencesBackfill() async throws {
