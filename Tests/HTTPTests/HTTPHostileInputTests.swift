@@ -108,7 +108,9 @@ import Testing
 
     /// Sends the bytes, half-closes, and reads every response until the server closes.
     static func send(_ bytes: [UInt8], port: Int) -> Outcome {
-        guard let client = try? RawClient(port: port, receiveTimeoutMs: 8000) else {
+        // Generous: handlers run on Swift's cooperative threads, which CPU-bound tests running
+        // beside this one can keep busy for seconds on a 2-core machine (seen: ~10 s stalls).
+        guard let client = try? RawClient(port: port, receiveTimeoutMs: 30_000) else {
             return Outcome(label: "connect-failed", problem: "could not connect")
         }
         client.send(bytes)
@@ -122,7 +124,7 @@ import Testing
             case .closed:
                 return Outcome(label: last)
             case .timedOut:
-                return Outcome(label: "hung", problem: "no answer and no close within 8 s")
+                return Outcome(label: "hung", problem: "no answer and no close within 30 s")
             }
         }
         return Outcome(label: last, problem: "more responses than requests")
