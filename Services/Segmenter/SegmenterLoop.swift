@@ -67,8 +67,8 @@ extension SegmenterApp {
                 out += apply(profile, partition: r.partition, now: now, publish: live)
             }
             profileRecords.inc(UInt64(records.count))
-            // Time-window flips and audience changes are acted on once caught up; the first time,
-            // what was published before the restart is reconciled with the rebuilt state.
+            // Time-window flips and audience changes are acted on once caught up; partitions
+            // assigned since the last time are first reconciled with what cdp.memberships says.
             if progress.caughtUp {
                 let due = pendingPartitions.withLock { p in defer { p.reconcile = [] }; return p.reconcile }
                 if !due.isEmpty { out += reconcile(now: now, partitions: due) }
@@ -99,6 +99,7 @@ extension SegmenterApp {
             guard let info = try await client.makeAdmin().listTopics().first(where: { $0.name == topic }) else {
                 // Nothing published yet.
                 self.published.withLock { p in for part in only { p?[part] = [:] } }
+                publishedHistory.withLock { h in for part in only { h[part] = nil } }
                 return
             }
             let consumer = try client.makeConsumer(ConsumerOptions(groupID: nil, clientID: "cdp-segmenter-readback-\(settings.instanceID)"))
