@@ -46,7 +46,7 @@ import Testing
         let port = try server.start()
         let rows = 100_000
         let result: (Int, String) = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            BlockingWork.start("test.bulk.upload") {
                 do {
                     let fd = try Socket.connect(host: "127.0.0.1", port: port)
                     defer { Socket.close(fd) }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Runtime
 
 /// A blocking test client on a raw socket, so tests control every byte and every pause.
 final class RawClient: @unchecked Sendable {
@@ -58,12 +59,10 @@ final class RawClient: @unchecked Sendable {
         }
     }
 
-    /// `readBlocking()` on a Dispatch thread, so a waiting test never blocks Swift's cooperative
-    /// pool (which the server's handlers need).
+    /// `readBlocking()` on a thread of its own, so a waiting test never holds a thread that the
+    /// server's handlers (Swift tasks) need.
     func read() async -> Outcome {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: self.readBlocking()) }
-        }
+        await BlockingWork.run("test.rawclient.read") { self.readBlocking() }
     }
 
     private func find(_ needle: [UInt8]) -> Int? {

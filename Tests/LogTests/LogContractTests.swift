@@ -196,7 +196,9 @@ struct LogContractTests {
         #expect(assignedA.withLock { $0.count } == 4)
 
         let b = try fx.consumer(group: "split")
-        try b.subscribe(["contract.split"], hooks: RebalanceHooks(onAssign: { tps in assignedB.withLock { $0.formUnion(tps) } }))
+        try b.subscribe(["contract.split"], hooks: RebalanceHooks(
+            onAssign: { tps in assignedB.withLock { $0.formUnion(tps) } },
+            onRevoke: { tps in assignedB.withLock { $0.subtract(tps) } }))
         let deadline2 = Date().addingTimeInterval(40)
         while Date() < deadline2 {
             async let pa = a.poll(max: 100, timeoutMs: 100)

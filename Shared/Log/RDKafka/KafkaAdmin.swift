@@ -7,7 +7,6 @@ public final class KafkaAdmin: LogAdmin {
     private let handle: RDKafkaHandle
     private let context: RDKafkaContext
     private let timeoutMs: Int32
-    private static let blockingQueue = DispatchQueue(label: "cdp.kafka.admin", attributes: .concurrent)
 
     /// `extra`: librdkafka settings applied last (the operator's `CDP_KAFKA_*`).
     public init(brokers: String, logger: Logger, timeoutMs: Int = 10_000, extra: [String: String] = [:]) throws(LogError) {
@@ -35,11 +34,8 @@ public final class KafkaAdmin: LogAdmin {
     }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () -> Result<T, LogError>) async throws(LogError) -> T {
-        let result: Result<T, LogError> = await withCheckedContinuation { continuation in
-            // Admin and metadata requests block for a broker round trip.
-            Self.blockingQueue.async { continuation.resume(returning: body()) }
-        }
-        return try result.get()
+        // Admin and metadata requests block for a broker round trip.
+        try await BlockingWork.run("cdp.kafka.admin", body).get()
     }
 
     public func createTopics(_ specs: [TopicSpec]) async throws(LogError) {

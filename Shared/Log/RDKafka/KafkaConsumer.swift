@@ -14,7 +14,6 @@ public final class KafkaConsumer: LogConsumer {
     private let closed = AtomicFlag()
     private let pollQueue = DispatchQueue(label: "cdp.kafka.consumer.poll")
     /// Blocking requests (commit, committed, watermarks, seek) that may run beside a poll.
-    private static let blockingQueue = DispatchQueue(label: "cdp.kafka.consumer.blocking", attributes: .concurrent)
     private let requestTimeoutMs: Int32 = 10_000
 
     public init(brokers: String, options: ConsumerOptions, logger: Logger) throws(LogError) {
@@ -147,11 +146,8 @@ public final class KafkaConsumer: LogConsumer {
     }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () -> Result<T, LogError>) async throws(LogError) -> T {
-        let result: Result<T, LogError> = await withCheckedContinuation { continuation in
-            // Each of these librdkafka calls waits for a broker round trip.
-            Self.blockingQueue.async { continuation.resume(returning: body()) }
-        }
-        return try result.get()
+        // Each of these librdkafka calls waits for a broker round trip.
+        try await BlockingWork.run("cdp.kafka.consumer.blocking", body).get()
     }
 
     public func commit(_ offsets: [TopicPartition: Int64]) async throws(LogError) {

@@ -22,7 +22,6 @@ public final class KafkaProducer: LogProducer {
     private let closed = AtomicFlag()
     private let pollerDone = DispatchSemaphore(value: 0)
     /// Blocking librdkafka calls (flush) run here, never on Swift's cooperative pool.
-    private static let blockingQueue = DispatchQueue(label: "cdp.kafka.producer.blocking", attributes: .concurrent)
 
     public init(brokers: String, options: ProducerOptions, logger: Logger) throws(LogError) {
         var config = RDKafkaConfig()
@@ -177,12 +176,8 @@ public final class KafkaProducer: LogProducer {
 
     public func flush(timeoutMs: Int) async throws(LogError) {
         let handle = self.handle
-        // rd_kafka_flush blocks: run it on the blocking queue, not the cooperative pool.
-        let err: rd_kafka_resp_err_t = await withCheckedContinuation { continuation in
-            Self.blockingQueue.async {
-                continuation.resume(returning: rd_kafka_flush(handle.pointer, Int32(clamping: timeoutMs)))
-            }
-        }
+        // rd_kafka_flush blocks: run it off Swift's cooperative threads.
+        let err = await BlockingWork.run("cdp.kafka.producer.flush") { rd_kafka_flush(handle.pointer, Int32(clamping: timeoutMs)) }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw LogError.timedOut("flush: \(inFlightCount) records still in flight after \(timeoutMs) ms")
         }
@@ -195,12 +190,7 @@ public final class KafkaProducer: LogProducer {
             // Wake the poll thread out of its blocking rd_kafka_poll so it sees `closed` now.
             rd_kafka_yield(handle.pointer)
             let done = pollerDone
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                Self.blockingQueue.async {
-                    done.wait()
-                    c.resume()
-                }
-            }
+            await BlockingWork.run("cdp.kafka.producer.close") { done.wait() }
         }
     }
 }
