@@ -257,7 +257,7 @@ enum IPNetwork {
 
     static func contains(cidr: String, ip: String) -> Bool? {
         let parts = cidr.split(separator: "/", maxSplits: 1)
-        guard let network = bytes(String(parts[0])), let address = bytes(ip), network.count == address.count else { return nil }
+        guard let first = parts.first, let network = bytes(String(first)), let address = bytes(ip), network.count == address.count else { return nil }
         let bits = parts.count == 2 ? Int(parts[1]) : network.count * 8
         guard let bits, bits >= 0, bits <= network.count * 8 else { return nil }
         for i in 0..<network.count {

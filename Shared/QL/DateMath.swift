@@ -16,38 +16,46 @@ public enum DateMath {
         return (unit, sign * n)
     }
 
-    /// `time` moved by `amount` units (calendar months and years; fixed lengths otherwise).
+    /// `time` moved by `amount` units (calendar months and years; fixed lengths otherwise), held
+    /// within years 1 to 9999 (`Timestamp.clampMs`: the time can be an event's own, outside input).
     public static func apply(_ time: Int64, unit: Character, amount: Int64) -> Int64 {
+        Timestamp.clampMs(unclampedApply(Timestamp.clampMs(time), unit: unit, amount: amount))
+    }
+
+    static func unclampedApply(_ time: Int64, unit: Character, amount: Int64) -> Int64 {
         switch unit {
-        case "s": return time + amount * 1000
-        case "m": return time + amount * 60_000
-        case "h": return time + amount * 3_600_000
-        case "d": return time + amount * 86_400_000
-        case "w": return time + amount * 604_800_000
+        case "s": return time.clampedAdding(amount.clampedMultiplied(by: 1000))
+        case "m": return time.clampedAdding(amount.clampedMultiplied(by: 60_000))
+        case "h": return time.clampedAdding(amount.clampedMultiplied(by: 3_600_000))
+        case "d": return time.clampedAdding(amount.clampedMultiplied(by: 86_400_000))
+        case "w": return time.clampedAdding(amount.clampedMultiplied(by: 604_800_000))
         case "M", "y":
-            let months = unit == "y" ? amount * 12 : amount
+            let months = unit == "y" ? amount.clampedMultiplied(by: 12) : amount
             let day = floorDiv(time, 86_400_000)
-            let msOfDay = time - day * 86_400_000
+            let msOfDay = Timestamp.floorMod(time, 86_400_000)
             var (y, m, d) = civil(fromDays: day)
-            var total = Int64(y) * 12 + Int64(m - 1) + months
+            var total = (Int64(y) * 12 + Int64(m - 1)).clampedAdding(months)
+            // Past about ±10^15 years the day count itself would overflow: hold the time there.
+            guard abs(total) < 12_000_000_000_000 else { return total > 0 ? .max : .min }
             y = Int(floorDiv(total, 12))
             total -= Int64(y) * 12
             m = Int(total) + 1
             d = min(d, daysIn(m, y))
-            return Int64(days(y, m, d)) * 86_400_000 + msOfDay
+            return Int64(days(y, m, d)).clampedMultiplied(by: 86_400_000).clampedAdding(msOfDay)
         default: return time
         }
     }
 
     /// The time a value denotes: date math against `now`, a date string, epoch digits, or a time.
+    /// Times are held within years 1 to 9999 (`Timestamp.clampMs`).
     public static func time(_ value: QLValue, now: Int64) -> Int64? {
         switch value {
-        case .time(let t): return t
+        case .time(let t): return Timestamp.clampMs(t)
         case .string(let s):
             if let (unit, amount) = parse(s) { return apply(now, unit: unit, amount: amount) }
             return parseDate(s)
         case .int(let i): return fromDigits(String(i))
-        case .number(let d): return d.isFinite ? fromDigits(String(Int64(d))) : nil
+        case .number(let d): return Int64(checked: d).flatMap { fromDigits(String($0)) }
         default: return nil
         }
     }
@@ -96,7 +104,7 @@ public enum DateMath {
     /// (year, month 1-12, day, hour, minute, second, weekday 0 = Sunday) of a time.
     public static func components(_ t: Int64) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int) {
         let day = floorDiv(t, 86_400_000)
-        let ms = t - day * 86_400_000
+        let ms = Timestamp.floorMod(t, 86_400_000)
         let (y, m, d) = civil(fromDays: day)
         let weekday = Int(((day % 7) + 7 + 4) % 7) // 1970-01-01 was a Thursday
         return (y, m, d, Int(ms / 3_600_000), Int(ms / 60_000 % 60), Int(ms / 1000 % 60), weekday)

@@ -1,3 +1,5 @@
+import Runtime
+
 /// The earliest future instant at which a filter's result could change through the passage of
 /// time alone (relative dates like `last_visit > "now-3d"`), so a segmenter can re-evaluate a
 /// profile exactly then instead of rescanning everyone. nil when time alone never changes it.
@@ -111,7 +113,7 @@ public enum NextFlip {
             let pivot = DateMath.apply(t, unit: math.unit, amount: -math.amount)
             switch op {
             case .gt, .le: return pivot
-            case .ge, .lt: return pivot + 1
+            case .ge, .lt: return pivot.clampedAdding(1)
             case .eq, .ne: return Int64.min
             }
         }

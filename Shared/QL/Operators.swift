@@ -100,8 +100,8 @@ enum Operators {
             case .add: return .int(a &+ b)
             case .sub: return .int(a &- b)
             case .mul: return .int(a &* b)
-            case .div: return b == 0 ? nil : .int(a / b)
-            case .mod: return b == 0 ? nil : .int(a % b)
+            case .div: return b == 0 ? nil : .int(a.dividedReportingOverflow(by: b).partialValue) // Int64.min / -1 wraps, as + and * do
+            case .mod: return b == 0 ? nil : .int(a.remainderReportingOverflow(dividingBy: b).partialValue)
             }
         }
         if case .string(let a) = l, case .string(let b) = r, op == .add { return .string(a + b) }

@@ -29,7 +29,7 @@ public enum Timestamp {
     public static func writeRFC3339Millis(epochMs: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
         precondition(buffer.count >= 24, "an RFC 3339 time needs 24 bytes")
         let days = floorDiv(epochMs, 86_400_000)
-        let msOfDay = Int(epochMs - days * 86_400_000)
+        let msOfDay = Int(floorMod(epochMs, 86_400_000))
         let (y, m, d) = civil(days)
         var at = 0
         func digits(_ v: Int, _ width: Int) {
@@ -90,8 +90,23 @@ public enum Timestamp {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
+    /// 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the times RFC 3339 can write.
+    public static let minMs: Int64 = -62_135_596_800_000
+    public static let maxMs: Int64 = 253_402_300_799_999
+
+    /// `ms` held within `minMs...maxMs` (date math on outside input can leave that range;
+    /// calendar arithmetic past it would overflow).
+    public static func clampMs(_ ms: Int64) -> Int64 { min(max(ms, minMs), maxMs) }
+
     public static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    /// `a` modulo `b` (b > 0) in 0..<b, without overflow at Int64's edges (`a - floorDiv(a, b) * b`
+    /// overflows for Int64.min).
+    public static func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
+        let r = a % b
+        return r < 0 ? r + b : r
     }
 }

@@ -44,11 +44,13 @@ public enum FieldMerge {
         case "int":
             switch value {
             case .int: return value
-            case .number(let d): return .int(Int64(d))
+            // A number outside Int64 (or not finite) is not an int: the field is left as it was.
+            case .number(let d): return Int64(checked: d).map(QLValue.int)
             case .time(let t): return .int(t)
-            default: return value.numeric.map { .int(Int64($0)) }
+            default: return value.numeric.flatMap { Int64(checked: $0) }.map(QLValue.int)
             }
-        case "number": return value.numeric.map(QLValue.number)
+        // NaN and infinities (0 * 1e999, pow overflows) are no value: JSON cannot carry them.
+        case "number": return value.numeric.flatMap { $0.isFinite ? QLValue.number($0) : nil }
         case "bool":
             if case .bool = value { return value }
             return QLValue.parseBool(value.stringForm).map(QLValue.bool)
