@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "LogTests", dependencies: ["Log", "Model", "Runtime", "TestSupport"], path: "Tests/LogTests"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Crypto", "Runtime", "TestSupport"], path: "Tests/ModelTests"),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport", "Pipeline", "IdentityCore"], path: "Tests/CollectorTests"),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Log", "Model", "Runtime", "HTTP", "Crypto", "TestSupport", "Pipeline", "IdentityCore", "SegmentCore", "ExportCore"], path: "Tests/CollectorTests"),
         .testTarget(name: "QLTests", dependencies: ["QL", "Runtime", "TestSupport"], path: "Tests/QLTests"),
         .testTarget(name: "SegmenterTests", dependencies: ["SegmentCore", "Segmenter", "QL", "Runtime", "Log", "Model", "HTTP", "Pipeline", "TestSupport"], path: "Tests/SegmenterTests"),
         .testTarget(name: "ExporterTests", dependencies: ["ExportCore", "Exporter", "Model", "Runtime", "Log", "HTTP", "Pipeline", "Crypto", "TestSupport"], path: "Tests/ExporterTests"),
