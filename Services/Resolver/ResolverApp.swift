@@ -46,6 +46,8 @@ public final class ResolverApp: Sendable {
     let eventsApplied: Counter
     let profilesPublished: Counter
     let deadLettered: Counter
+    /// Records the log refused for good (sent to cdp.deadletter instead).
+    let unpublishable: Counter
     let snapshots: SnapshotStore
     /// `resolver_consumer_lag_records` per assigned partition.
     let lag: ConsumerLagMetrics
@@ -68,6 +70,7 @@ public final class ResolverApp: Sendable {
         eventsApplied = metrics.counter("resolver_events_total", help: "Events applied to identity graphs")
         profilesPublished = metrics.counter("resolver_profiles_published_total", help: "Profile records written to cdp.profiles")
         deadLettered = metrics.counter("resolver_deadletter_total", help: "Events sent to cdp.deadletter")
+        unpublishable = metrics.counter("resolver_unpublishable_total", help: "Profile records the log refused for good (too large), sent to cdp.deadletter instead")
         lag = ConsumerLagMetrics(metrics: metrics, daemon: "resolver")
         snapshots = SnapshotStore(directory: settings.dataDirectory, daemon: "resolver", logger: logger.with(["component": "snapshots"]), metrics: metrics)
     }

@@ -111,10 +111,12 @@ extension ResolverApp {
     /// Publishes records (enqueued as `first`: `records`, then the batches' records), re-sending
     /// the ones that failed (the idempotent producer keeps that duplicate-free) for up to 30 s;
     /// false if some never went through (then the offsets are not committed and a restart
-    /// produces them again — versions make that harmless).
+    /// produces them again — versions make that harmless). A record the log refuses for good (a
+    /// profile grown past the broker's message size) goes to `cdp.deadletter` instead: retrying
+    /// cannot help, and holding its offsets back would stop every later commit of the partition.
     func publish(_ records: [ProducerRecord], _ batches: [RecordBatch], first: PendingSends) async -> Bool {
         let results = await first.results()
-        var left = RecordBatch.failed(results, records: records, batches: batches)
+        var left = settle(RecordBatch.failed(results, records: records, batches: batches))
         profilesPublished.inc(UInt64(results.count - left.count))
         var delayMs = 100
         let deadline = ContinuousClock.now + .seconds(30)
@@ -127,11 +129,39 @@ extension ResolverApp {
             try? await Task.sleep(for: .milliseconds(delayMs))
             delayMs = min(delayMs * 2, 2000)
             let sent = left.count
-            left = zip(left, await producer.send(left)).compactMap { record, result in if case .failure = result { record } else { nil } }
+            let outcomes = await producer.send(left)
+            left = settle(zip(left, outcomes).compactMap { record, result in
+                if case .failure(let error) = result { (record, error) } else { nil }
+            })
             profilesPublished.inc(UInt64(sent - left.count))
         }
         return true
     }
+
+    /// The failures worth retrying; the others are replaced by dead letters, sent until they land.
+    func settle(_ failures: [(record: ProducerRecord, error: LogError)]) -> [ProducerRecord] {
+        var retry: [ProducerRecord] = []
+        for (record, error) in failures {
+            if error.isRetriable || record.topic == settings.topics.deadletter {
+                retry.append(record)
+                continue
+            }
+            unpublishable.inc()
+            let size = record.value?.count ?? 0
+            let key = record.key.map { String(decoding: $0, as: UTF8.self) }
+            logger.error("a record cannot be published; it goes to the dead-letter topic", [
+                "topic": record.topic, "key": key ?? "", "bytes": String(size), "error": "\(error)",
+            ])
+            let value: JSONValue = ["v": 1, "source": ["topic": .string(record.topic), "key": key.map(JSONValue.string) ?? .null],
+                                    "reason": .string("could not be published (\(size) bytes): \(error)"),
+                                    "original": .string(String(decoding: (record.value ?? []).prefix(Self.deadLetterExcerptBytes), as: UTF8.self))]
+            retry.append(ProducerRecord(topic: settings.topics.deadletter, key: record.key, value: value.serializedBytes()))
+        }
+        return retry
+    }
+
+    /// How much of an unpublishable record its dead letter keeps (the dead letter must fit).
+    static let deadLetterExcerptBytes = 64 * 1024
 
     struct Outputs {
         /// Dead letters.

@@ -50,16 +50,16 @@ public struct RecordBatch: Sendable {
 
     /// The records whose result failed, copied out, for results of `enqueue(records, batches)`
     /// (in its order: `records`, then each batch's records). Nothing is copied for successes.
-    public static func failed(_ results: [Result<RecordMetadata, LogError>], records: [ProducerRecord], batches: [RecordBatch]) -> [ProducerRecord] {
-        var failed: [ProducerRecord] = []
+    public static func failed(_ results: [Result<RecordMetadata, LogError>], records: [ProducerRecord], batches: [RecordBatch]) -> [(record: ProducerRecord, error: LogError)] {
+        var failed: [(record: ProducerRecord, error: LogError)] = []
         var i = 0
         for record in records {
-            if i < results.count, case .failure = results[i] { failed.append(record) }
+            if i < results.count, case .failure(let error) = results[i] { failed.append((record, error)) }
             i += 1
         }
         for batch in batches {
             for j in 0..<batch.count {
-                if i < results.count, case .failure = results[i] { failed.append(batch.record(at: j)) }
+                if i < results.count, case .failure(let error) = results[i] { failed.append((batch.record(at: j), error)) }
                 i += 1
             }
         }

@@ -146,6 +146,24 @@ struct LogContractTests {
         await consumer.close()
     }
 
+    /// A record past the maximum message size (librdkafka's default 1,000,000 bytes) is refused
+    /// for good, on both logs; the producer goes on with the next.
+    @Test(arguments: LogKind.allCases)
+    func oversizedRecords_areRefusedForGood(kind: LogKind) async throws {
+        let fx = try await LogFixture.make(kind)
+        let producer = try fx.producer()
+        let big = ProducerRecord(topic: "contract.big", key: Array("k".utf8), value: [UInt8](repeating: 0x61, count: 1_100_000))
+        do {
+            _ = try await producer.send(big)
+            Issue.record("a 1.1 MB record was accepted")
+        } catch {
+            #expect(!error.isRetriable, "\(error)")
+        }
+        let small = try await producer.send(ProducerRecord(topic: "contract.big", key: "k", value: "small"))
+        #expect(small.topic == "contract.big")
+        await producer.close(timeoutMs: 5000)
+    }
+
     @Test(arguments: LogKind.allCases)
     func group_resumesFromItsCommittedOffset(kind: LogKind) async throws {
         let fx = try await LogFixture.make(kind)

@@ -34,8 +34,9 @@ import Testing
         ]
         for (results, expected) in cases {
             let failed = RecordBatch.failed(results, records: loose, batches: [batch])
-            #expect(failed.map { String(decoding: $0.key ?? [], as: UTF8.self) } == expected)
+            #expect(failed.map { String(decoding: $0.record.key ?? [], as: UTF8.self) } == expected)
+            #expect(failed.allSatisfy { $0.error == .closed })
         }
-        #expect(RecordBatch.failed([bad, ok, ok, ok, bad], records: loose, batches: [batch]).last == batch.record(at: 2))
+        #expect(RecordBatch.failed([bad, ok, ok, ok, bad], records: loose, batches: [batch]).last?.record == batch.record(at: 2))
     }
 }

@@ -150,6 +150,39 @@ func waitUntil(_ condition: () -> Bool) async throws {
         await run.stop()
     }
 
+    /// A profile grown past the log's maximum message size cannot be published: its record goes
+    /// to cdp.deadletter (with an excerpt), other profiles go on being published, and offsets go
+    /// on being committed (retrying could never succeed; holding them back stopped every commit).
+    @Test func profilesTooLargeToPublish_goToTheDeadLetterTopic_andCommitsContinue() async throws {
+        let log = try await makeLog()
+        // 110 distinct 10 kB URL paths for one visitor: the `urls` set passes 1 MB.
+        var events = (0..<110).map { i in
+            EventRecord(account: "acme", stream: "web", id: "big\(i)", timestampMs: 1_795_000_000_000 + Int64(i),
+                        data: ["_uid": "heavy", "url": .string("https://x.com/\(i)-" + String(repeating: "p", count: 10_000))])
+        }
+        events.append(EventRecord(account: "acme", stream: "web", id: "small", timestampMs: 1_795_000_001_000, data: ["_uid": "light"]))
+        try await send(log, events)
+        let run = try ResolverRun(log: log)
+        try await run.waitReady()
+        let group = try log.makeConsumer(ConsumerOptions(groupID: ResolverSettings().groupID))
+        let partitions = (0..<4).map { TopicPartition("cdp.events", Int32($0)) }
+        let end = partitions.reduce(into: [TopicPartition: Int64]()) { $0[$1] = Int64(log.records($1).count) }.filter { $0.value > 0 }
+        var committed: [TopicPartition: Int64] = [:]
+        for _ in 0..<1500 {
+            committed = try await group.committed(Array(end.keys))
+            if committed == end { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(committed == end)
+        let dead = (0..<4).flatMap { log.records(TopicPartition("cdp.deadletter", Int32($0))) }.compactMap { try? JSONParser().parse($0.value ?? []) }
+        #expect(!dead.isEmpty && dead.allSatisfy { $0["source"]?["topic"] == "cdp.profiles" && ($0["reason"]?.stringValue ?? "").contains("MSG_SIZE_TOO_LARGE") })
+        #expect(dead.allSatisfy { ($0["original"]?.stringValue?.utf8.count ?? 0) <= 64 * 1024 })
+        let published = profilesView(log).values
+        #expect(published.contains { $0.contains("\"light\"") })
+        #expect(published.allSatisfy { $0.utf8.count <= 1_000_000 })
+        await run.stop()
+    }
+
     @Test func snapshots_restoreAtRestart_andCorruptOnesAreIgnored() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cdp-snap-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -50,9 +50,14 @@ public final class InMemoryLog: LogClient, Sendable {
 
     let state = Mutex(State())
 
-    public init(defaultPartitions: Int = 4) {
+    /// The largest record (key + value + headers) a producer accepts: librdkafka's default
+    /// `message.max.bytes`, so that what fails on Kafka fails here too.
+    public let maxRecordBytes: Int
+
+    public init(defaultPartitions: Int = 4, maxRecordBytes: Int = 1_000_000) {
         precondition(defaultPartitions > 0)
         self.defaultPartitions = defaultPartitions
+        self.maxRecordBytes = maxRecordBytes
     }
 
     public func makeProducer(_ options: ProducerOptions) throws(LogError) -> any LogProducer {

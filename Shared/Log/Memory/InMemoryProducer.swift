@@ -24,6 +24,11 @@ public final class InMemoryProducer: LogProducer {
     public func send(_ record: ProducerRecord, completion: @escaping @Sendable (Result<RecordMetadata, LogError>) -> Void) throws(LogError) {
         if closed.load(ordering: .relaxed) { throw LogError.closed }
         if record.topic.isEmpty { throw LogError.request(code: "INVALID_TOPIC", message: "empty topic name") }
+        let size = (record.key?.count ?? 0) + (record.value?.count ?? 0) + record.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.count }
+        if size > log.maxRecordBytes {
+            // As librdkafka answers at produce time.
+            throw LogError.request(code: "MSG_SIZE_TOO_LARGE", message: "produce to \(record.topic): a record of \(size) bytes is larger than the maximum message size (\(log.maxRecordBytes))")
+        }
         let before = inFlight.add(1, ordering: .relaxed).oldValue
         if before >= options.maxInFlight {
             inFlight.subtract(1, ordering: .relaxed)
