@@ -34,6 +34,9 @@ public struct Router: Sendable {
 
     public init() {}
 
+    /// Every route as (method, pattern), in the order they were added.
+    public var patterns: [(method: String, pattern: String)] { routes.map { ($0.method, $0.pattern) } }
+
     public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
         add(method, pattern, handler: .buffered(handler))
     }

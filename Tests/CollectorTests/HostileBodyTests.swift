@@ -79,3 +79,15 @@ import TestSupport
         #expect(valid > 0)
     }
 }
+
+/// Every route of the collector, over hostile paths, queries, headers and bodies: each answer is
+/// a precise client error or a success — never a trap, never a 500.
+@Suite struct CollectorHostileRouteTests {
+    @Test func everyRoute_answersHostileRequestsWithoutA500() async throws {
+        let fx = try await CollectorFixture()
+        let (statuses, problems) = await Hostile.exercise(fx.router, token: adminToken, count: 2_500, seed: 71)
+        #expect(fx.router.patterns.count > 20)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        #expect((statuses[200] ?? 0) + (statuses[201] ?? 0) + (statuses[202] ?? 0) > 0 && (statuses[400] ?? 0) > 0, "\(statuses)")
+    }
+}
