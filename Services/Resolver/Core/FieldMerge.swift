@@ -106,8 +106,58 @@ public enum FieldMerge {
     /// than the field — are done in place, the rest through `combine`.
     public static func update(_ spec: FieldSpec, _ state: inout FieldState, _ raw: QLValue, at time: Int64, stream: String) {
         guard let value = coerce(raw, to: spec.kind) else { return }
-        if time > state.timeMs, updateNewer(spec, &state, value, at: time, stream: stream) { return }
+        if time > state.timeMs, updateNewer(spec, &state, value, at: time, stream: stream) {
+            trim(&state)
+            return
+        }
         state = combineTracked(spec, state, value, at: time, stream: stream)
+    }
+
+    /// The most entries a collection field keeps (set members, map keys, listed times). Past it
+    /// the least recently seen entries go (by their own event times; maps whose operator keeps
+    /// no per-key times — `sum` — keep the keys with the largest values): a profile is published
+    /// whole on every change, and must stay well under the log's message size.
+    public static let maxEntries = 1000
+
+    /// Drops what is past `maxEntries`. Keeping the newest N by event time gives the same result
+    /// whether applied once at the end or after every step, so merges stay order-independent.
+    static func trim(_ state: inout FieldState) {
+        switch state.value {
+        case .strings(var members) where members.count > maxEntries:
+            state.value = .null
+            if state.keyTimes.isEmpty {
+                members = Array(members.suffix(maxEntries))
+            } else {
+                // Tracked sets are always ordered by (last sighting, value) — `initial`,
+                // `mergeMembers` and `mergeCollections` keep them so — so the oldest lead.
+                let dropped = members.count - maxEntries
+                for m in members[..<dropped] { state.keyTimes[m] = nil }
+                members.removeFirst(dropped)
+            }
+            state.value = .strings(members)
+        case .map(var m) where m.count > maxEntries:
+            state.value = .null
+            let times = state.keyTimes
+            // Least kept first: oldest sighting (then key), or for `sum` maps the smallest value
+            // (then the larger key).
+            let before: (String, String) -> Bool = times.isEmpty
+                ? { a, b in ((m[a]?.numeric ?? 0), b) < ((m[b]?.numeric ?? 0), a) }
+                : { a, b in ((times[a] ?? 0), a) < ((times[b] ?? 0), b) }
+            let excess = m.count - maxEntries
+            // Usually one entry over: find it rather than sort a thousand keys on every event.
+            let dropped = excess == 1 ? [m.keys.min(by: before)!] : Array(m.keys.sorted(by: before)[..<excess])
+            for k in dropped {
+                m[k] = nil
+                if !times.isEmpty { state.keyTimes[k] = nil }
+            }
+            state.value = .map(m)
+        case .list(let items) where items.count > maxEntries:
+            // Listed times: the latest; the list keeps its order.
+            let keep = Set(items.sorted { (time($0) ?? 0, $0.stringForm) < (time($1) ?? 0, $1.stringForm) }.suffix(maxEntries))
+            state.value = .list(items.filter { keep.contains($0) })
+        default:
+            break
+        }
     }
 
     /// The plain definition `update` follows: `apply`, then the stream and time of the change
@@ -138,6 +188,7 @@ public enum FieldMerge {
         var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time))
         state.stream = stream
         state.changedAtMs = time
+        trim(&state)
         return state
     }
 
@@ -250,8 +301,11 @@ public enum FieldMerge {
     /// Combines a new event value into the stored state.
     public static func apply(_ spec: FieldSpec, _ stored: FieldState?, _ raw: QLValue, at time: Int64) -> FieldState? {
         guard let value = coerce(raw, to: spec.kind) else { return stored }
-        let incoming = FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time))
-        guard let stored else { return incoming }
+        var incoming = FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time))
+        guard let stored else {
+            trim(&incoming)
+            return incoming
+        }
         return combine(spec, stored, incoming)
     }
 
@@ -279,6 +333,12 @@ public enum FieldMerge {
     /// Combines two states of one field (also used when profiles merge). Commutative in the
     /// inputs' event times, so the order of arrival does not change the result.
     public static func combine(_ spec: FieldSpec, _ a: FieldState, _ b: FieldState) -> FieldState {
+        var out = combineUntrimmed(spec, a, b)
+        trim(&out)
+        return out
+    }
+
+    static func combineUntrimmed(_ spec: FieldSpec, _ a: FieldState, _ b: FieldState) -> FieldState {
         // Times decide; the string forms only break ties (they are costly for big sets).
         let aFirst = a.timeMs != b.timeMs ? a.timeMs < b.timeMs : a.value.stringForm <= b.value.stringForm
         let (older, newer) = aFirst ? (a, b) : (b, a)
