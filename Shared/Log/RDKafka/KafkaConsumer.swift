@@ -55,11 +55,16 @@ public final class KafkaConsumer: LogConsumer {
     }
 
     deinit {
-        if !closed.exchange(true) {
-            rd_kafka_consumer_close(handle.pointer)
+        // Leaving the group and destroying the handle wait for the broker (seconds when it is
+        // unreachable): done on the consumer's own queue, after anything queued there, never on
+        // whichever thread — possibly one of Swift's cooperative threads — drops the last reference.
+        let (handle, context) = (self.handle, self.context)
+        let leave = !closed.exchange(true)
+        pollQueue.async {
+            if leave { rd_kafka_consumer_close(handle.pointer) }
+            rd_kafka_destroy(handle.pointer)
+            Unmanaged.passUnretained(context).release()
         }
-        rd_kafka_destroy(handle.pointer)
-        Unmanaged.passUnretained(context).release()
     }
 
     public var assignment: Set<TopicPartition> { context.assignment.withLock { $0 } }
