@@ -9,26 +9,6 @@ extension Int64 {
         self.init(value)
     }
 
-    /// `value` rounded toward zero, clamped to Int64's range (NaN → nil).
-    @inlinable
-    public init?(clamping value: Double) {
-        if value.isNaN { return nil }
-        if value >= 9_223_372_036_854_775_808.0 { self = .max; return }
-        if value < -9_223_372_036_854_775_808.0 { self = .min; return }
-        self.init(value)
-    }
-}
-
-extension Int {
-    /// `value` rounded toward zero when it is finite and within Int's range; nil otherwise.
-    @inlinable
-    public init?(checked value: Double) {
-        guard let v = Int64(checked: value) else { return nil }
-        self.init(v)
-    }
-}
-
-extension Int64 {
     /// `self + other`, held at Int64's bounds instead of trapping on overflow.
     @inlinable
     public func clampedAdding(_ other: Int64) -> Int64 {
