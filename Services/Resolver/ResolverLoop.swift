@@ -116,8 +116,10 @@ extension ResolverApp {
     /// cannot help, and holding its offsets back would stop every later commit of the partition.
     func publish(_ records: [ProducerRecord], _ batches: [RecordBatch], first: PendingSends) async -> Bool {
         let results = await first.results()
-        var left = settle(RecordBatch.failed(results, records: records, batches: batches))
-        profilesPublished.inc(UInt64(results.count - left.count))
+        let failed = RecordBatch.failed(results, records: records, batches: batches)
+        let profileRecords = batches.reduce(0) { $0 + $1.count }
+        profilesPublished.inc(UInt64(profileRecords - failed.count { $0.record.topic == settings.topics.profiles }))
+        var left = settle(failed)
         var delayMs = 100
         let deadline = ContinuousClock.now + .seconds(30)
         while !left.isEmpty {
@@ -128,12 +130,13 @@ extension ResolverApp {
             logger.warning("publishing failed; retrying", ["records": String(left.count), "in_ms": String(delayMs)])
             try? await Task.sleep(for: .milliseconds(delayMs))
             delayMs = min(delayMs * 2, 2000)
-            let sent = left.count
             let outcomes = await producer.send(left)
+            profilesPublished.inc(UInt64(zip(left, outcomes).count { record, result in
+                if case .success = result { record.topic == settings.topics.profiles } else { false }
+            }))
             left = settle(zip(left, outcomes).compactMap { record, result in
                 if case .failure(let error) = result { (record, error) } else { nil }
             })
-            profilesPublished.inc(UInt64(sent - left.count))
         }
         return true
     }

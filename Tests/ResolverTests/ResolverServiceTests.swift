@@ -4,7 +4,7 @@ import HTTP
 import Log
 import Model
 import Pipeline
-import Resolver
+@testable import Resolver
 import Runtime
 import Testing
 
@@ -179,6 +179,9 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(dead.allSatisfy { ($0["original"]?.stringValue?.utf8.count ?? 0) <= 64 * 1024 })
         let published = profilesView(log).values
         #expect(published.contains { $0.contains("\"light\"") })
+        // The metrics count profile records and refused ones apart from the dead letters.
+        let written = (0..<4).reduce(0) { $0 + log.records(TopicPartition("cdp.profiles", Int32($1))).count }
+        #expect(run.app.profilesPublished.current == UInt64(written) && run.app.unpublishable.current == UInt64(dead.count))
         #expect(published.allSatisfy { $0.utf8.count <= 1_000_000 })
         await run.stop()
     }
