@@ -5,14 +5,42 @@ import Foundation
 public struct Builtin: Sendable {
     public let arity: ClosedRange<Int>
     public let call: @Sendable ([QLValue?], QLContext) -> QLValue?
+    /// The same function called with one argument, without an array of arguments (compiled
+    /// programs use it for the hot one-argument builtins of mappings: an array per call was a
+    /// seventh of the resolver's allocations).
+    public let call1: (@Sendable (QLValue?, QLContext) -> QLValue?)?
+
+    init(arity: ClosedRange<Int>, call: @escaping @Sendable ([QLValue?], QLContext) -> QLValue?,
+         call1: (@Sendable (QLValue?, QLContext) -> QLValue?)? = nil) {
+        self.arity = arity
+        self.call = call
+        self.call1 = call1
+    }
 }
 
 /// The function library (names lower-case; see docs/ql.md for what each does).
 public enum Builtins {
     static func first(_ v: QLValue?) -> QLValue? {
-        guard let v else { return nil }
-        if let e = v.elements { return e.first }
-        return v
+        switch v {
+        case .strings(let a)?: a.first.map(QLValue.string) // not `elements`: no array of all of them
+        case .list(let a)?: a.first
+        default: v
+        }
+    }
+
+    /// A map of one entry (a dictionary literal allocates an array of its pairs as well).
+    static func single(_ key: String, _ value: QLValue) -> QLValue {
+        var m = [String: QLValue](minimumCapacity: 1)
+        m[key] = value
+        return .map(m)
+    }
+
+    /// Whether `elements` is non-nil (without building it).
+    static func isCollection(_ v: QLValue) -> Bool {
+        switch v {
+        case .strings, .list: true
+        default: false
+        }
     }
 
     static func str(_ v: QLValue?) -> String? {
@@ -31,8 +59,13 @@ public enum Builtins {
         Builtin(arity: arity, call: body)
     }
 
+    /// A function of exactly one argument.
+    static func unary(_ body: @escaping @Sendable (QLValue?, QLContext) -> QLValue?) -> Builtin {
+        Builtin(arity: 1...1, call: { a, c in body(a[0], c) }, call1: body)
+    }
+
     static func string1(_ body: @escaping @Sendable (String) -> QLValue?) -> Builtin {
-        fn(1...1) { a, _ in str(a[0]).flatMap(body) }
+        unary { v, _ in str(v).flatMap(body) }
     }
 
     public static let table: [String: Builtin] = {
@@ -96,7 +129,7 @@ public enum Builtins {
             guard let xs = numbers(a), !xs.isEmpty else { return nil }
             return .number(xs.reduce(0, +) / Double(xs.count))
         }
-        t["count"] = fn(1...1) { a, _ in a[0] == nil ? nil : .int(1) }
+        t["count"] = unary { v, _ in v == nil ? nil : .int(1) }
         t["min"] = fn(1...Int.max) { a, _ in numbers(a).flatMap { $0.min() }.map(QLValue.number) }
         t["max"] = fn(1...Int.max) { a, _ in numbers(a).flatMap { $0.max() }.map(QLValue.number) }
         // Conversion
@@ -219,7 +252,7 @@ public enum Builtins {
         }
         t["map"] = fn(2...2) { a, _ in
             guard let k = a[0], let v = a[1], !k.isNilLike else { return nil }
-            return .map([k.stringForm: v])
+            return single(k.stringForm, v)
         }
         t["mapkeys"] = fn(1...Int.max) { a, _ in
             var keys = Set<String>()
@@ -236,7 +269,7 @@ public enum Builtins {
             for (k, v) in m { out[v.stringForm] = .string(k) }
             return .map(out)
         }
-        t["set"] = fn(1...Int.max) { a, _ in
+        let set: @Sendable ([QLValue?], QLContext) -> QLValue? = { a, _ in
             var seen: [String] = []
             for v in a {
                 guard let v else { continue }
@@ -244,8 +277,15 @@ public enum Builtins {
             }
             return seen.isEmpty ? nil : .strings(seen)
         }
-        t["valuect"] = fn(1...1) { a, _ in
-            guard let v = a[0] else { return nil }
+        // One scalar (the usual `set(path(url))`): its string form alone, no arrays on the way.
+        t["set"] = Builtin(arity: 1...Int.max, call: set) { v, c in
+            guard let v else { return nil }
+            if isCollection(v) { return set([v], c) }
+            return v.isNilLike ? nil : .strings([v.stringForm])
+        }
+        t["valuect"] = unary { v, _ in
+            guard let v else { return nil }
+            if !isCollection(v) { return v.isNilLike ? nil : single(v.stringForm, .int(1)) }
             var counts: [String: QLValue] = [:]
             for item in v.elements ?? [v] where !item.isNilLike {
                 if case .int(let n)? = counts[item.stringForm] { counts[item.stringForm] = .int(n + 1) } else { counts[item.stringForm] = .int(1) }

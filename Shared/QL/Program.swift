@@ -175,6 +175,10 @@ public struct QLProgram: Sendable {
                 guard let builtin = Builtins.table[name] else { return { _ in nil } }
                 if name == "match" { readsWholeRecord = true }
                 let nodes = try args.map { x throws(CompileError) in Child(run: try compile(x)) }
+                if nodes.count == 1, let call1 = builtin.call1 {
+                    let node = nodes[0].run
+                    return { f in call1(node(f), QLContext(fields: f.fields, messageTimeMs: f.messageTimeMs, nowMs: f.nowMs)) }
+                }
                 return { f in
                     let values = nodes.map { $0.run(f) }
                     return builtin.call(values, QLContext(fields: f.fields, messageTimeMs: f.messageTimeMs, nowMs: f.nowMs))

@@ -69,11 +69,22 @@ extension QLValue {
             w.byte(0x5D)
         case .map(let m):
             w.byte(0x7B)
-            for (i, entry) in m.sorted(by: { $0.key < $1.key }).enumerated() {
-                if i > 0 { w.byte(0x2C) }
-                w.quoted(entry.key)
-                w.byte(0x3A)
-                entry.value.writeJSON(to: &w)
+            // Keys in order, through positions sorted in a temporary buffer (on the stack when
+            // small): no array of entries per map per write.
+            withUnsafeTemporaryAllocation(of: Dictionary<String, QLValue>.Index.self, capacity: m.count) { order in
+                var n = 0
+                for i in m.indices {
+                    (order.baseAddress! + n).initialize(to: i)
+                    n += 1
+                }
+                if n > 1 { order[0..<n].sort { m.keys[$0] < m.keys[$1] } }
+                for k in 0..<n {
+                    if k > 0 { w.byte(0x2C) }
+                    w.quoted(m.keys[order[k]])
+                    w.byte(0x3A)
+                    m.values[order[k]].writeJSON(to: &w)
+                }
+                _ = order.baseAddress!.deinitialize(count: n)
             }
             w.byte(0x7D)
         case .null: w.bytes("null")

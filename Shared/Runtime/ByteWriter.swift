@@ -121,7 +121,20 @@ public struct ByteWriter {
 
     /// Whether a string's bytes need an escape inside a JSON string literal (see `quoted`).
     static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        text.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }
+        var i = 0
+        while i + 8 <= text.count, !mayNeedEscape(UnsafeRawPointer(text.baseAddress! + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+        return text[i...].contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }
+    }
+
+    /// Whether any of eight bytes may need an escape (a control character, `"`, `\`, or 0xE2,
+    /// the lead byte of U+2028/U+2029): exact when false, so runs of plain text are skipped a
+    /// word at a time. (SWAR: a byte below 0x20, or equal to one of the three after an XOR.)
+    @inline(__always)
+    static func mayNeedEscape(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let below = (w &- ones &* 0x20) & ~w & highs
+        return below | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0xE2)) != 0
     }
 
     /// `s` as a JSON string literal (the bytes `JSONText.appendQuoted` appends).
@@ -133,6 +146,9 @@ public struct ByteWriter {
             var runStart = 0
             var i = 0
             while i < text.count {
+                // Eight bytes at a time past the ones that need nothing.
+                while i + 8 <= text.count, !Self.mayNeedEscape(UnsafeRawPointer(text.baseAddress! + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+                if i == text.count { break }
                 let b = text[i]
                 guard b < 0x20 || b == 0x22 || b == 0x5C || b == 0xE2 else {
                     i += 1

@@ -25,6 +25,35 @@ import TestSupport
         rng.next() % 12 == 0 ? nil : values[Int(rng.next() % UInt64(values.count))]
     }
 
+    /// Builtins with a one-argument entry point (what compiled programs call) give what their
+    /// array form gives, for every edge value.
+    @Test func unaryEntryPoints_agreeWithTheArrayForm() {
+        let unary = Builtins.table.filter { $0.value.call1 != nil }
+        #expect(Set(unary.keys).isSuperset(of: ["email", "path", "host", "domain", "count", "set", "valuect"]))
+        let arguments: [QLValue?] = [nil] + Self.values + [.strings(["b", "a", "b", ""]), .list([.string("x"), .int(1), .string("x")]), .string("/A/b?q#f"),
+                                                           .string("https://Shop.Example.co.uk:8080/P/q?x=1"), .string("Ann <ANN@Example.com>")]
+        for (name, builtin) in unary.sorted(by: { $0.key < $1.key }) {
+            for value in arguments {
+                for now in Self.nows {
+                    let context = QLContext(fields: [:], messageTimeMs: now, nowMs: now)
+                    let one = builtin.call1!(value, context), array = builtin.call([value], context)
+                    #expect(Self.same(one, array), "\(name)(\(String(describing: value)))")
+                }
+            }
+        }
+    }
+
+    /// Equal, counting NaN equal to itself.
+    static func same(_ a: QLValue?, _ b: QLValue?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): true
+        case (.number(let x)?, .number(let y)?): x == y || (x.isNaN && y.isNaN)
+        case (.list(let x)?, .list(let y)?): x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
+        case (.map(let x)?, .map(let y)?): Set(x.keys) == Set(y.keys) && x.allSatisfy { same($0.value, y[$0.key]) }
+        default: a == b
+        }
+    }
+
     // The loops yield now and then: the suite's tests share Swift's executor (as many threads as
     // cores), and a test that holds a thread for seconds stalls every task beside it.
     @Test func everyBuiltin_answersForHostileArguments() async {

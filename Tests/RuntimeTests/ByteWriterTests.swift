@@ -1,4 +1,4 @@
-import Runtime
+@testable import Runtime
 import Testing
 
 struct ByteWriterTests {
@@ -39,5 +39,62 @@ struct ByteWriterTests {
         ByteWriter.append(to: &out) { _ in }
         #expect(out == [1, 2])
         #expect(ByteWriter.bytes { _ in }.isEmpty)
+    }
+
+    /// Every byte value at every position of a word: the word scan flags exactly the bytes that
+    /// may need an escape (a control character, `"`, `\`, 0xE2).
+    @Test func wordScan_flagsExactlyTheSpecialBytes() {
+        for b in 0...255 {
+            let special = b < 0x20 || b == 0x22 || b == 0x5C || b == 0xE2
+            for position in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[position] = UInt8(b)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                #expect(ByteWriter.mayNeedEscape(word) == special, "byte \(b) at \(position)")
+                // Next to other plain bytes of every kind (high ones included).
+                bytes = (0..<8).map { UInt8(0x7F + $0 * 16) }
+                bytes[position] = UInt8(b)
+                #expect(ByteWriter.mayNeedEscape(bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) == special, "byte \(b) at \(position), high neighbours")
+            }
+        }
+    }
+
+    /// Each escape at each position of strings of 0 to 40 bytes (the scan goes a word at a time,
+    /// then byte by byte): the same text as an escaper that looks at every byte.
+    @Test func escapesAtEveryPosition_matchAByteByByteEscaper() throws {
+        let specials = ["\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1F}", "\u{2028}", "\u{2029}", "\u{2027}", "é", "\u{7F}"]
+        for length in 0...40 {
+            for special in specials {
+                for position in 0...length {
+                    let plain = String(repeating: "x", count: length)
+                    let text = String(plain.prefix(position)) + special + String(plain.dropFirst(position))
+                    let written = ByteWriter.bytes { $0.quoted(text) }
+                    #expect(written == Self.escapedByteByByte(text), "\(length) \(position)")
+                    #expect(try JSONParser().parse(written) == .string(text))
+                    var appended: [UInt8] = []
+                    JSONText.appendQuoted(text, to: &appended)
+                    #expect(appended == written)
+                }
+            }
+        }
+    }
+
+    /// The reference: JSON's escapes plus U+2028/U+2029, looking at one character at a time.
+    static func escapedByteByByte(_ text: String) -> [UInt8] {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            case _ where scalar.value < 0x20: out += "\\u00" + String(scalar.value >> 4, radix: 16) + String(scalar.value & 0xF, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return Array((out + "\"").utf8)
     }
 }

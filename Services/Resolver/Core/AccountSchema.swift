@@ -182,7 +182,7 @@ public enum EventMapper {
                 if schema.identity.key(name) != nil || AccountSchema.defaultIdentityFields.contains(name) {
                     guard schema.identity.key(name) != nil else { continue }
                     let normalised: QLValue = name == "email" ? (Builtins.table["email"]!.call([value], context) ?? value) : value
-                    identifiers += identityValues(normalised).map { Identifier(name, $0) }
+                    appendIdentifiers(name, normalised, to: &identifiers)
                 } else {
                     switch value {
                     case .int, .number, .bool, .string, .time: mapped.append(MappedEvent.Field(name, value))
@@ -199,7 +199,7 @@ public enum EventMapper {
     static func place(_ name: String, _ value: QLValue, _ identity: IdentitySchema, replacing: Bool,
                       _ identifiers: inout [Identifier], _ fields: inout [MappedEvent.Field]) {
         if identity.keys.contains(where: { $0.field == name }) {
-            identifiers += identityValues(value).map { Identifier(name, $0) }
+            appendIdentifiers(name, value, to: &identifiers)
         } else if replacing, let j = fields.firstIndex(where: { $0.name == name }) {
             fields[j].value = value
         } else {
@@ -207,12 +207,14 @@ public enum EventMapper {
         }
     }
 
-    static func identityValues(_ value: QLValue) -> [String] {
+    /// The identifiers a column's value yields (no array of values first: most are one string).
+    static func appendIdentifiers(_ name: String, _ value: QLValue, to identifiers: inout [Identifier]) {
+        if identifiers.isEmpty { identifiers.reserveCapacity(4) } // once, not grown per identity key
         switch value {
-        case .strings(let xs): xs
-        case .list(let xs): xs.map(\.stringForm)
-        case .null: []
-        default: [value.stringForm]
+        case .strings(let xs): for x in xs { identifiers.append(Identifier(name, x)) }
+        case .list(let xs): for x in xs { identifiers.append(Identifier(name, x.stringForm)) }
+        case .null: break
+        default: identifiers.append(Identifier(name, value.stringForm))
         }
     }
 }

@@ -122,6 +122,18 @@ public enum FieldMerge {
     /// Drops what is past `maxEntries`. Keeping the newest N by event time gives the same result
     /// whether applied once at the end or after every step, so merges stay order-independent.
     static func trim(_ state: inout FieldState) {
+        // Counted first: binding the map below (captured by the ordering closures) boxes it on
+        // the heap as soon as the case matches, which cost two allocations on every event.
+        switch state.value {
+        case .strings(let items) where items.count <= maxEntries: return
+        case .map(let m) where m.count <= maxEntries: return
+        case .list(let items) where items.count <= maxEntries: return
+        default: break
+        }
+        trimOverCap(&state)
+    }
+
+    private static func trimOverCap(_ state: inout FieldState) {
         switch state.value {
         case .strings(var members) where members.count > maxEntries:
             state.value = .null
@@ -184,7 +196,7 @@ public enum FieldMerge {
     /// sighting, then value, from the start.
     public static func initial(_ spec: FieldSpec, _ raw: QLValue, at time: Int64, stream: String) -> FieldState? {
         guard var value = coerce(raw, to: spec.kind) else { return nil }
-        if case .strings(let members) = value, spec.op == .merge { value = .strings(Array(Set(members)).sorted()) }
+        if case .strings(let members) = value, spec.op == .merge, members.count > 1 { value = .strings(Array(Set(members)).sorted()) }
         var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes(spec, value, at: time))
         state.stream = stream
         state.changedAtMs = time
@@ -324,6 +336,8 @@ public enum FieldMerge {
 
     static func keyTimes(_ value: QLValue, at time: Int64) -> KeyTimes {
         switch value {
+        case .strings(let items) where items.count == 1: KeyTimes(items[0], time) // no sorting, one allocation
+        case .map(let m) where m.count == 1: KeyTimes(m.first!.key, time)
         case .map(let m): KeyTimes(names: m.keys, value: time)
         case .strings(let items): KeyTimes(names: items, value: time)
         default: [:]

@@ -24,6 +24,11 @@ public struct SortedTable<Value: Sendable & Equatable>: Sendable, Equatable, Seq
         for (name, value) in elements { self[name] = value }
     }
 
+    /// One entry.
+    init(_ name: String, _ value: Value) {
+        entries = [Entry(name: name, value: value)]
+    }
+
     /// The entries of a dictionary.
     public init(_ dictionary: [String: Value]) {
         entries = dictionary.map { Entry(name: $0.key, value: $0.value) }.sorted { $0.name < $1.name }
