@@ -86,8 +86,9 @@ extension ExporterApp {
         let client = httpClient(for: job)
         let logger = self.logger
         alertChains.withLock { chains in
-            let previous = chains[job.id]
-            chains[job.id] = Task {
+            let key = "\(job.account)/\(job.id)"
+            let previous = chains[key]
+            chains[key] = Task {
                 await previous?.value
                 do {
                     let r = try await client.send("POST", url, headers: [("Content-Type", "application/json")], body: body)

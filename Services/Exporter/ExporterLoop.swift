@@ -217,6 +217,10 @@ extension ExporterApp {
             lane.stop()
             logger.info("export job removed; its lane stopped", ["job": lane.key.job, "partition": String(lane.key.partition)])
         }
+        // A removed job's HTTP client (its connections) and alert chain go with it (requests
+        // still running keep the client until they end).
+        httpClients.withLock { clients in for key in clients.keys where byKey[key] == nil { clients[key] = nil } }
+        alertChains.withLock { chains in for key in chains.keys where byKey[key] == nil { chains[key] = nil } }
         for job in jobs {
             let version = view.read { $0.document(ConfigKey(account: job.account, kind: "job", id: job.id))?.version ?? 0 }
             for (p, next) in caughtUp.sorted(by: { $0.key < $1.key }) {

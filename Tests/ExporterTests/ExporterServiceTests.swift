@@ -363,6 +363,29 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
         #expect(a["state"] == "failing" && a["last_error"] == "HTTP 503")
     }
 
+    /// A deleted job stops, and its HTTP client (its connections) is released; the other job
+    /// goes on delivering.
+    @Test func aDeletedJobReleasesItsClient() async throws {
+        let receiver = try Receiver()
+        defer { receiver.stop() }
+        let h = try await ExporterHarness()
+        try await h.send([exportJobRecord("a", hookJob(receiver, path: "a")), exportJobRecord("b", hookJob(receiver, path: "b"))])
+        h.start()
+        defer { Task { await h.stop() } }
+        try await h.waitStarted("a")
+        try await h.waitStarted("b")
+        try await h.send((1...10).map { membershipRecord("p\($0)", ["vip"], ["+vip"]) })
+        try await eventually { receiver.ackedEvents("a").count == 10 && receiver.ackedEvents("b").count == 10 }
+        #expect(Set(h.app.httpClients.withLock { Array($0.keys) }) == ["acme/a", "acme/b"])
+        let key = ConfigKey(account: "acme", kind: "job", id: "a")
+        try await h.send([ProducerRecord(topic: "cdp.config", key: Array(key.description.utf8), value: nil, partition: 0)])
+        try await eventually { h.app.httpClients.withLock { Array($0.keys) } == ["acme/b"] }
+        #expect(h.app.lanes.withLock { $0.keys.allSatisfy { $0.job == "b" } })
+        try await h.send((11...15).map { membershipRecord("p\($0)", ["vip"], ["+vip"]) })
+        try await eventually { receiver.ackedEvents("b").count == 15 }
+        #expect(receiver.ackedEvents("a").count == 10)
+    }
+
     @Test func restartMidBatchRedeliversOnlyWhatWasNotAcknowledged() async throws {
         let receiver = try Receiver()
         defer { receiver.stop() }
