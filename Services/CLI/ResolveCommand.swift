@@ -38,6 +38,7 @@ enum ResolveCommand {
         var lines = LineSplitter.Buffered()
         var lineNumber = 0, applied = 0, rejected = 0, filtered = 0, duplicates = 0
         var out: [UInt8] = []
+        let scratch = EventMapper.Scratch()
         let output = FileHandle.standardOutput
         func handle(_ line: String) {
             lineNumber += 1
@@ -53,7 +54,7 @@ enum ResolveCommand {
                 CLIContext.eprint("line \(lineNumber): not an event (needs stream and a data object)")
                 return
             }
-            switch EventMapper.map(event, schema: schema) {
+            switch EventMapper.map(event, schema: schema, scratch: scratch) {
             case .failure(.filtered): filtered += 1
             case .failure(let e):
                 rejected += 1

@@ -230,6 +230,7 @@ extension ResolverApp {
         for i in indices where liveness[i] { live += 1 }
         var published = RecordBatch(topic: settings.topics.profiles, capacity: live * 1024)
         var latest: [String: Range<Int>] = [:]
+        let scratch = EventMapper.Scratch()
         var order: [String] = []
         func emit(_ key: String, _ writeValue: (inout [UInt8]) -> Void) {
             let value = published.write(writeValue)
@@ -251,7 +252,7 @@ extension ResolverApp {
                 schemas[account] = schema
             }
             let mapped: MappedEvent
-            switch EventMapper.map(event, schema: schema) {
+            switch EventMapper.map(event, schema: schema, scratch: scratch) {
             case .success(let m): mapped = m
             case .failure(.filtered):
                 shard.withLock { $0.streams[account, default: [:]][event.stream, default: StreamStats()].filtered += 1 }

@@ -23,6 +23,35 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
         #expect(m.values["last_channel_activities"] == .map(["web": .time(1_795_000_000_000)]))
     }
 
+    /// One scratch reused over events of different streams and schemas (as a resolver thread
+    /// does) maps each event exactly as a fresh mapping would.
+    @Test func reusedScratch_mapsLikeAFreshOne() throws {
+        let other = try AccountSchema(identity: IdentitySchema(keys: [IdentityKey(field: "email", rank: 1)]), mappingText: """
+        SELECT email, match("utm_") AS utm KIND map[string]string MERGEOP latestmap, toint(n) AS n FROM ads INTO user BY email ALIAS ads;
+        SELECT email, toint(amount) AS total KIND int MERGEOP sum FROM shop INTO user BY email WHERE NOT EXISTS _bot ALIAS shop
+        """)
+        let events: [(EventRecord, AccountSchema)] = [
+            (rawEvent("web", ["_uid": "c1", "email": "Ada <ADA@X.com>", "url": "https://x.com/Pricing?a=1"]), .defaultSchema()),
+            (rawEvent("ads", ["email": "a@x.com", "utm_source": "news", "n": "7"]), other),
+            (rawEvent("web", ["_uid": "c2"], ts: 1_795_000_100_000), .defaultSchema()),
+            (rawEvent("shop", ["email": "a@x.com", "_bot": true]), other),
+            (rawEvent("shop", ["email": "b@x.com", "amount": 3]), other),
+            (rawEvent("crm", ["email": "B@Y.com", "plan": "pro"]), .defaultSchema()),
+            (rawEvent("web", ["user_id": "u9", "url": "/a/b"]), .defaultSchema()),
+            (rawEvent("ads", ["email": "c@x.com"]), other),
+        ]
+        let scratch = EventMapper.Scratch()
+        var mapped = 0
+        for round in 0..<3 {
+            for (i, (event, schema)) in events.enumerated() {
+                let reused = EventMapper.map(event, schema: schema, scratch: scratch)
+                #expect(reused == EventMapper.map(event, schema: schema), "round \(round) event \(i)")
+                if case .success = reused { mapped += 1 }
+            }
+        }
+        #expect(mapped == 3 * 7) // all but the filtered one
+    }
+
     @Test func unmappedStreams_useIdentityNamesAndKeepScalars() throws {
         guard case .success(let m) = EventMapper.map(rawEvent("crm", ["email": "B@Y.com", "plan": "pro", "seats": 5, "tags": ["a"]]), schema: .defaultSchema()) else {
             Issue.record("mapping failed")

@@ -126,8 +126,18 @@ public enum EventMapper {
         return out
     }
 
+    /// Buffers one thread reuses from event to event (a compiled mapping's slot values and
+    /// columns), instead of two new arrays per event.
+    public final class Scratch {
+        var slots: [QLValue?] = []
+        var columns: [(column: Int, value: QLValue)] = []
+        public init() {}
+    }
+
     /// Maps one event. Date math and `now()` use the event's own time, never the wall clock.
-    public static func map(_ event: EventRecord, schema: AccountSchema) -> Result<MappedEvent, Failure> {
+    /// `scratch` (one per thread) saves allocations when mapping many events.
+    public static func map(_ event: EventRecord, schema: AccountSchema, scratch: Scratch? = nil) -> Result<MappedEvent, Failure> {
+        let scratch = scratch ?? Scratch()
         // The whole record as values only where something reads it all: compiled mappings read
         // just their slots, converted one by one.
         var converted: [String: QLValue]?
@@ -143,20 +153,21 @@ public enum EventMapper {
             // One statement whose columns have distinct names yields each name once; otherwise a
             // later value replaces an earlier one of the same name (as in a row).
             var replacing = statements.count > 1
-            var columns: [(column: Int, value: QLValue)] = []
             for (i, statement) in statements.enumerated() {
                 if let program = compiled?[i] ?? nil, !program.hasRepeatedNames {
                     // Compiled, columns reported one by one: no row table per event.
-                    let slotValues: [QLValue?], record: [String: QLValue]
+                    let record: [String: QLValue]
+                    scratch.slots.removeAll(keepingCapacity: true)
                     if program.readsWholeRecord {
                         record = context().fields
-                        slotValues = program.slots.map { record[$0] }
+                        for slot in program.slots { scratch.slots.append(record[slot]) }
                     } else {
                         record = [:]
-                        slotValues = program.slots.map { event.data[$0].flatMap(QLValue.init(json:)) }
+                        for slot in program.slots { scratch.slots.append(event.data[slot].flatMap(QLValue.init(json:))) }
                     }
-                    guard program.evaluate(slotValues: slotValues, fields: record, nowMs: event.timestampMs, messageTimeMs: event.timestampMs,
-                                           into: &columns) else { continue }
+                    guard program.evaluate(slotValues: scratch.slots, fields: record, nowMs: event.timestampMs, messageTimeMs: event.timestampMs,
+                                           into: &scratch.columns) else { continue }
+                    let columns = scratch.columns
                     anyRow = true
                     if mapped.isEmpty { mapped.reserveCapacity(columns.count) }
                     for (column, value) in columns {

@@ -122,7 +122,7 @@ enum ProfileCodec {
             let n = r.count()
             var keyTimes = KeyTimes()
             if n > 0 {
-                keyTimes.reserveCapacity(n)
+                keyTimes.reserveCapacity(n + 1) // room for the member or key an event most often adds
                 for _ in 0..<n { keyTimes.appendInOrder(r.string(), r.int() &+ base) } // written in order
             }
             var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes)
@@ -242,7 +242,7 @@ enum ProfileCodec {
             case 7:
                 let n = count()
                 var items: [String] = []
-                items.reserveCapacity(n)
+                items.reserveCapacity(n + 1) // decoded to be changed: room for one more member
                 for _ in 0..<n { items.append(string()) }
                 return .strings(items)
             case 8:
@@ -253,7 +253,7 @@ enum ProfileCodec {
                 return .list(items)
             case 9:
                 let n = count()
-                var m = [String: QLValue](minimumCapacity: n)
+                var m = [String: QLValue](minimumCapacity: n + 1) // room for one more key, as above
                 for _ in 0..<n {
                     let k = string()
                     m[k] = value(base)
