@@ -71,7 +71,7 @@ extension QLValue {
             w.byte(0x7B)
             // Keys in order, through positions sorted in a temporary buffer (on the stack when
             // small): no array of entries per map per write.
-            withUnsafeTemporaryAllocation(of: Dictionary<String, QLValue>.Index.self, capacity: m.count) { order in
+            if !m.isEmpty { withUnsafeTemporaryAllocation(of: Dictionary<String, QLValue>.Index.self, capacity: m.count) { order in
                 var n = 0
                 for i in m.indices {
                     (order.baseAddress! + n).initialize(to: i)
@@ -85,7 +85,7 @@ extension QLValue {
                     m.values[order[k]].writeJSON(to: &w)
                 }
                 _ = order.baseAddress!.deinitialize(count: n)
-            }
+            } }
             w.byte(0x7D)
         case .null: w.bytes("null")
         }

@@ -25,6 +25,18 @@ import TestSupport
         rng.next() % 12 == 0 ? nil : values[Int(rng.next() % UInt64(values.count))]
     }
 
+    /// Values are written as JSON without building the JSON tree: the same bytes as the tree, for
+    /// every edge value and for maps of 0, 1 and many keys (written in key order).
+    @Test func writtenJSON_equalsTheTreesBytes() {
+        var many: [String: QLValue] = [:]
+        for i in (0..<60).reversed() { many["k\(i * 7 % 60)"] = i % 2 == 0 ? .int(Int64(i)) : .map(["z": .int(1), "a": .string("\(i)")]) }
+        for value in Self.values + [.map([:]), .map(["only": .bool(true)]), .map(many), .list([.map(many), .map([:])])] {
+            var written: [UInt8] = []
+            value.writeJSON(to: &written)
+            #expect(written == value.json.serializedBytes(), "\(value)")
+        }
+    }
+
     /// Builtins with a one-argument entry point (what compiled programs call) give what their
     /// array form gives, for every edge value.
     @Test func unaryEntryPoints_agreeWithTheArrayForm() {
