@@ -188,9 +188,11 @@ extension ResolverApp {
                                       fallbackTimestampMs: record.timestampMs)
             }
         }
+        // Per partition, the offset after its last live record (liveness only grows along a
+        // partition, so that is the run's last record when any is live).
+        for (tp, range) in records.partitionRuns where live[range.upperBound - 1] { out.commits[tp] = records[range.upperBound - 1].offset + 1 }
         var groups = [[Int]](repeating: [], count: state.shardCount)
         for i in records.indices {
-            if live[i] { out.commits[records[i].topicPartition] = records[i].offset + 1 }
             switch parsed[i] {
             case .success(let event): groups[state.shardIndex(event.account)].append(i)
             case .failure(let error): if live[i] { out.records.append(deadLetter(records[i], reason: "\(error)")) }
@@ -229,11 +231,14 @@ extension ResolverApp {
         var live = 0
         for i in indices where liveness[i] { live += 1 }
         var published = RecordBatch(topic: settings.topics.profiles, capacity: live * 1024)
-        var latest: [String: Range<Int>] = [:]
+        // Keyed by account and profile id: the record key `<aid>/<id>` is written once per
+        // record at the end, not built as a string per event.
+        var latest: [ProfileKey: Range<Int>] = [:]
         let scratch = EventMapper.Scratch()
-        var order: [String] = []
-        func emit(_ key: String, _ writeValue: (inout [UInt8]) -> Void) {
+        var order: [ProfileKey] = []
+        func emit(_ account: String, _ id: String, _ writeValue: (inout [UInt8]) -> Void) {
             let value = published.write(writeValue)
+            let key = ProfileKey(account: account, id: id)
             if latest.updateValue(value, forKey: key) == nil { order.append(key) }
         }
         for i in indices {
@@ -273,9 +278,16 @@ extension ResolverApp {
             }
             eventsApplied.inc()
             guard live else { continue }
-            ProfileRecords.changes(resolution, profiles: profiles, account: account, emit: emit)
+            ProfileRecords.changes(resolution, profiles: profiles, account: account) { emit(account, $0, $1) }
         }
-        for key in order { published.append(key: published.write(key.utf8), value: latest[key]!) }
+        for key in order {
+            let written = published.write { bytes in
+                bytes += key.account.utf8
+                bytes.append(UInt8(ascii: "/"))
+                bytes += key.id.utf8
+            }
+            published.append(key: written, value: latest[key]!)
+        }
         return (out, published)
     }
 
@@ -287,12 +299,18 @@ extension ResolverApp {
         return (r, live ? r.changed.compactMap { graph.profiles[$0] } : [])
     }
 
+    /// A published record's key: `<aid>/<id>`.
+    struct ProfileKey: Hashable {
+        let account: String
+        let id: String
+    }
+
     /// Commands that must be ordered with the events travel on cdp.events in this stream.
     public static let commandStream = "_commands"
 
     /// `{"command":"delete","field","value","request_id"}`: erase the profile holding the
     /// identifier, publish its deleted record, remember the request as done.
-    func handleCommand(_ event: EventRecord, live: Bool, emit: (String, (inout [UInt8]) -> Void) -> Void) {
+    func handleCommand(_ event: EventRecord, live: Bool, emit: (String, String, (inout [UInt8]) -> Void) -> Void) {
         guard event.data["command"]?.stringValue == "delete", let field = event.data["field"]?.stringValue,
               let value = event.data["value"]?.stringValue, let requestID = event.data["request_id"]?.stringValue else {
             logger.warning("unknown command on cdp.events ignored", ["id": event.id])
@@ -304,7 +322,7 @@ extension ResolverApp {
             return result
         }
         if let deleted, live {
-            emit("\(event.account)/\(deleted.id)") { $0 += ProfileRecords.erased(account: event.account, id: deleted.id, lastVersion: deleted.version, requestID: requestID) }
+            emit(event.account, deleted.id) { $0 += ProfileRecords.erased(account: event.account, id: deleted.id, lastVersion: deleted.version, requestID: requestID) }
         }
         logger.info("deletion request applied", ["request": requestID, "profile": deleted?.id ?? "none"])
     }

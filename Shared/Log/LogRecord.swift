@@ -107,6 +107,23 @@ public struct ConsumerRecord: Sendable, Equatable {
     public var valueString: String? { value.map { String(decoding: $0, as: UTF8.self) } }
 }
 
+extension [ConsumerRecord] {
+    /// Runs of consecutive records of one partition, in order (a poll returns a partition's
+    /// records together): work per partition is done once a run, not once a record.
+    public var partitionRuns: [(partition: TopicPartition, range: Range<Int>)] {
+        var runs: [(partition: TopicPartition, range: Range<Int>)] = []
+        var start = 0
+        while start < count {
+            let first = self[start]
+            var end = start + 1
+            while end < count, self[end].partition == first.partition, self[end].topic == first.topic { end += 1 }
+            runs.append((first.topicPartition, start..<end))
+            start = end
+        }
+        return runs
+    }
+}
+
 /// The offsets bounding a partition: `low` is the oldest record held, `high` the next to be written.
 public struct Watermarks: Sendable, Equatable {
     public var low: Int64

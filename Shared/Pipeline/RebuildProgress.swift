@@ -104,13 +104,21 @@ public final class RebuildProgress: Sendable {
     /// Whether each record is live (at or past its partition's committed offset); positions do
     /// not move (see `advance(pastAll:)`).
     public func liveness(_ records: [ConsumerRecord]) -> [Bool] {
-        state.withLock { s in records.map { $0.offset >= (s.committed[$0.topicPartition] ?? .max) } }
+        var live = [Bool](repeating: false, count: records.count)
+        let runs = records.partitionRuns
+        state.withLock { s in
+            for (tp, range) in runs {
+                let committed = s.committed[tp] ?? .max
+                for i in range { live[i] = records[i].offset >= committed }
+            }
+        }
+        return live
     }
 
     /// Records that a batch has been processed: each partition's position moves past it.
     public func advance(pastAll records: [ConsumerRecord]) {
         state.withLock { s in
-            for record in records { s.position[record.topicPartition] = record.offset + 1 }
+            for (tp, range) in records.partitionRuns { s.position[tp] = records[range.upperBound - 1].offset + 1 }
             noteIfCaughtUp(&s)
         }
     }

@@ -60,11 +60,11 @@ import TestSupport
                 case .noIdentifier: outcomes["no identifier", default: 0] += 1
                 }
                 let changed = resolution.changed.compactMap { graph.profiles[$0] }
-                ProfileRecords.changes(resolution, profiles: changed, account: "acme") { key, writeValue in
+                ProfileRecords.changes(resolution, profiles: changed, account: "acme") { id, writeValue in
                     var bytes: [UInt8] = []
                     writeValue(&bytes)
                     // What the resolver publishes is JSON that downstream reads back.
-                    #expect((try? JSONParser().parse(bytes)) != nil, "\(key): \(String(decoding: bytes.prefix(300), as: UTF8.self))")
+                    #expect((try? JSONParser().parse(bytes)) != nil, "\(id): \(String(decoding: bytes.prefix(300), as: UTF8.self))")
                     #expect(ProfileRecord.parse(bytes) != nil)
                     published += 1
                 }

@@ -97,6 +97,11 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(deleted.count == 1)
         #expect(Set(live[0]["identities"]?["_uid"]?.arrayValue?.compactMap(\.stringValue) ?? []) == ["c1", "c2"])
         #expect(deleted[0]["merged_into"] == live[0]["id"])
+        // Each record's key is `<aid>/<id>` of the profile it carries, deleted records included.
+        for (key, value) in view {
+            let j = try JSONParser().parse(value)
+            #expect(key == "acme/" + (j["id"]?.stringValue ?? "?"))
+        }
 
         let response = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/ada@x.com?fields=urls&aid=acme",
                                                                headers: HTTPHeaders([("Authorization", "Bearer \(resolverToken)"), ("Host", "t")])))
@@ -125,6 +130,7 @@ func waitUntil(_ condition: () -> Bool) async throws {
         let run = try ResolverRun(log: log)
         try await run.waitReady()
         try await waitUntil { profilesView(log).values.contains { $0.contains("\"deleted\":true") } }
+        for (key, value) in profilesView(log) { #expect(key == "acme/" + (try JSONParser().parse(value)["id"]?.stringValue ?? "?")) }
         let auth = HTTPHeaders([("Authorization", resolverToken)])
         #expect(await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/_uid/c1?aid=acme", headers: auth)).status == 404)
         let status = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_1?aid=acme", headers: auth))

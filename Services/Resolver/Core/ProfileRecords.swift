@@ -6,14 +6,15 @@ import Runtime
 public enum ProfileRecords {
     /// What one applied event publishes: each changed profile (`profiles`, in the order of
     /// `resolution.changed`), then a deleted record for each profile a merge absorbed.
-    /// `emit` gets each record's key and a function that appends its value to a buffer.
+    /// `emit` gets each record's profile id (its key is `<account>/<id>`: callers that need it
+    /// write it themselves, no string per record here) and a function that appends its value.
     public static func changes(_ resolution: Resolution, profiles: [Profile], account: String,
-                               emit: (_ key: String, _ writeValue: (inout [UInt8]) -> Void) -> Void) {
-        for profile in profiles { emit("\(account)/\(profile.id)") { profile.writeJSON(account: account, to: &$0) } }
+                               emit: (_ id: String, _ writeValue: (inout [UInt8]) -> Void) -> Void) {
+        for profile in profiles { emit(profile.id) { profile.writeJSON(account: account, to: &$0) } }
         for absorbed in resolution.absorbed {
             let record: JSONValue = ["v": 1, "aid": .string(account), "id": .string(absorbed), "deleted": true,
                                      "merged_into": .string(resolution.survivor ?? ""), "version": .int((resolution.absorbedVersions[absorbed] ?? 0) + 1)]
-            emit("\(account)/\(absorbed)") { $0 += record.serializedBytes() }
+            emit(absorbed) { $0 += record.serializedBytes() }
         }
     }
 
