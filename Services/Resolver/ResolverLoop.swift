@@ -180,7 +180,8 @@ extension ResolverApp {
     /// parsed in parallel, then each shard's accounts are resolved by one thread, in log order.
     func process(_ records: [ConsumerRecord]) -> Outputs {
         var out = Outputs()
-        let live = progress.liveness(records)
+        let runs = records.partitionRuns // one pass; used for liveness, commits and positions
+        let live = progress.liveness(records, runs: runs)
         let parsed = ParallelWork.map(count: records.count, threads: settings.threads) { i -> Result<EventRecord, EventRecord.ParseError> in
             let record = records[i]
             return Result { () throws(EventRecord.ParseError) in
@@ -190,7 +191,7 @@ extension ResolverApp {
         }
         // Per partition, the offset after its last live record (liveness only grows along a
         // partition, so that is the run's last record when any is live).
-        for (tp, range) in records.partitionRuns where live[range.upperBound - 1] { out.commits[tp] = records[range.upperBound - 1].offset + 1 }
+        for (tp, range) in runs where live[range.upperBound - 1] { out.commits[tp] = records[range.upperBound - 1].offset + 1 }
         var groups = [[Int]](repeating: [], count: state.shardCount)
         for i in records.indices {
             switch parsed[i] {
@@ -209,7 +210,7 @@ extension ResolverApp {
             out.records += deadLetters
             if !batch.isEmpty { out.batches.append(batch) }
         }
-        progress.advance(pastAll: records)
+        progress.advance(pastAll: records, runs: runs)
         out.parsed = parsed
         return out
     }

@@ -107,11 +107,14 @@ public struct ConsumerRecord: Sendable, Equatable {
     public var valueString: String? { value.map { String(decoding: $0, as: UTF8.self) } }
 }
 
+/// Consecutive records of one partition: positions `range` of a batch.
+public typealias PartitionRun = (partition: TopicPartition, range: Range<Int>)
+
 extension [ConsumerRecord] {
     /// Runs of consecutive records of one partition, in order (a poll returns a partition's
     /// records together): work per partition is done once a run, not once a record.
-    public var partitionRuns: [(partition: TopicPartition, range: Range<Int>)] {
-        var runs: [(partition: TopicPartition, range: Range<Int>)] = []
+    public var partitionRuns: [PartitionRun] {
+        var runs: [PartitionRun] = []
         var start = 0
         while start < count {
             let first = self[start]

@@ -102,10 +102,9 @@ public final class RebuildProgress: Sendable {
     }
 
     /// Whether each record is live (at or past its partition's committed offset); positions do
-    /// not move (see `advance(pastAll:)`).
-    public func liveness(_ records: [ConsumerRecord]) -> [Bool] {
+    /// not move (see `advance(pastAll:runs:)`). `runs` are the records' `partitionRuns`.
+    public func liveness(_ records: [ConsumerRecord], runs: [PartitionRun]) -> [Bool] {
         var live = [Bool](repeating: false, count: records.count)
-        let runs = records.partitionRuns
         state.withLock { s in
             for (tp, range) in runs {
                 let committed = s.committed[tp] ?? .max
@@ -116,9 +115,9 @@ public final class RebuildProgress: Sendable {
     }
 
     /// Records that a batch has been processed: each partition's position moves past it.
-    public func advance(pastAll records: [ConsumerRecord]) {
+    public func advance(pastAll records: [ConsumerRecord], runs: [PartitionRun]) {
         state.withLock { s in
-            for (tp, range) in records.partitionRuns { s.position[tp] = records[range.upperBound - 1].offset + 1 }
+            for (tp, range) in runs { s.position[tp] = records[range.upperBound - 1].offset + 1 }
             noteIfCaughtUp(&s)
         }
     }

@@ -287,7 +287,7 @@ public enum Builtins {
             guard let v else { return nil }
             if !isCollection(v) { return v.isNilLike ? nil : single(v.stringForm, .int(1)) }
             var counts: [String: QLValue] = [:]
-            for item in v.elements ?? [v] where !item.isNilLike {
+            for item in v.elements ?? [] where !item.isNilLike { // a collection here
                 if case .int(let n)? = counts[item.stringForm] { counts[item.stringForm] = .int(n + 1) } else { counts[item.stringForm] = .int(1) }
             }
             return counts.isEmpty ? nil : .map(counts)
