@@ -153,6 +153,35 @@ import Testing
         #expect(compact.profiles.count == decoded.profiles.count)
     }
 
+    /// Decoding into an old profile's storage gives what a fresh decode gives, whatever the old
+    /// profile held (more or fewer identities and fields, other kinds of value at the same
+    /// positions, the empty profile), and so does a damaged buffer.
+    @Test func decodingIntoOldStorage_equalsAFreshDecode() {
+        let g = Self.generatedGraph(seed: 6, storage: .decoded)
+        var profiles = g.profiles.values.sorted { $0.id < $1.id }
+        profiles.append(Profile(id: "empty", createdMs: 5, updatedMs: 5))
+        #expect(profiles.count > 10)
+        for p in profiles {
+            let bytes = ProfileCodec.encode(p)
+            for old in profiles {
+                let reused = bytes.withUnsafeBufferPointer { ProfileCodec.decode(id: p.id, $0, reusing: old) }
+                #expect(reused == p, "\(p.id) decoded into \(old.id)'s storage")
+            }
+        }
+        var r = FastPathEquivalenceTests.Rng(state: 11)
+        for p in profiles.prefix(8) {
+            let bytes = ProfileCodec.encode(p)
+            for _ in 0..<20 {
+                var damaged = bytes
+                damaged[r.next(damaged.count)] ^= UInt8(1 + r.next(255))
+                let cut = Array(damaged.prefix(r.next(damaged.count + 1)))
+                let fresh = ProfileCodec.decode(id: "p", cut)
+                let reused = cut.withUnsafeBufferPointer { ProfileCodec.decode(id: "p", $0, reusing: profiles[r.next(profiles.count)]) }
+                #expect(reused == fresh)
+            }
+        }
+    }
+
     /// A damaged buffer decodes to something (never traps).
     @Test func damagedBuffers_decodeWithoutTrapping() {
         let g = Self.generatedGraph(seed: 9, storage: .decoded)

@@ -102,6 +102,25 @@ public struct SortedTable<Value: Sendable & Equatable>: Sendable, Equatable, Seq
 
     mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
 
+    mutating func removeAll(keepingCapacity keep: Bool) { entries.removeAll(keepingCapacity: keep) }
+
+    /// Replaces the entries with `count` new ones (decoding a table written in order, into the
+    /// storage of an old one): `fill` overwrites a value — the old one at that position, or
+    /// `blank` past the old entries — and returns its name. False if the names did not come in
+    /// strictly increasing order (the table is then not usable).
+    mutating func refill(count n: Int, blank: @autoclosure () -> Value, _ fill: (inout Value) -> String) -> Bool {
+        if entries.count > n { entries.removeSubrange(n...) }
+        entries.reserveCapacity(n)
+        var ordered = true
+        for i in 0..<n {
+            if i == entries.count { entries.append(Entry(name: "", value: blank())) }
+            let name = fill(&entries[i].value)
+            if i > 0, !(entries[i - 1].name < name) { ordered = false }
+            entries[i].name = name
+        }
+        return ordered
+    }
+
     /// The values by name.
     public func mapValues<T>(_ transform: (Value) throws -> T) rethrows -> [String: T] {
         var out: [String: T] = [:]

@@ -98,6 +98,20 @@ public struct Profile: Sendable, Equatable {
         held!.insert(entry, at: at)
     }
 
+    /// Takes `other`'s tables and lists (left empty there): the identity and field tables as
+    /// they are, to be refilled; streams, conflicts and merged ids emptied, keeping their
+    /// capacity. For decoding into storage that is no longer needed.
+    mutating func takeStorage(from other: inout Profile) {
+        swap(&identities, &other.identities)
+        swap(&fields, &other.fields)
+        swap(&streams, &other.streams)
+        streams.removeAll(keepingCapacity: true)
+        swap(&conflicts, &other.conflicts)
+        conflicts.removeAll(keepingCapacity: true)
+        swap(&merged, &other.merged)
+        merged.removeAll(keepingCapacity: true)
+    }
+
     /// Adds `stream` to `streams`, keeping them sorted and distinct.
     public mutating func noteStream(_ stream: String) {
         var i = 0

@@ -83,12 +83,21 @@ public struct ProfileStore: Sendable, Equatable {
                     working.append((id, recent.take())) // moved, not shared: changing it copies nothing
                     i = working.count - 1
                 } else {
-                    working.append((id, self[id]))
+                    working.append((id, decodeForChange(id)))
                     i = working.count - 1
                 }
                 yield &working[i].profile
             }
         }
+    }
+
+    /// The stored profile `id`, decoded into the storage of the recent one (which is no longer
+    /// kept then: the profile decoded now becomes the recent one at the next flush). Between
+    /// events nothing else holds the recent profile, so its storage is reused, not copied.
+    private mutating func decodeForChange(_ id: String) -> Profile? {
+        guard let bytes = encoded[id] else { return nil }
+        guard let spare = recent.take() else { return ProfileCodec.decode(id: id, bytes) }
+        return bytes.withUnsafeBufferPointer { ProfileCodec.decode(id: id, $0, reusing: spare) }
     }
 
     @discardableResult
