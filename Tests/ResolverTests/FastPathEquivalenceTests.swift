@@ -73,6 +73,27 @@ import Testing
         }
     }
 
+    /// One member merged into a set (`mergeMember`, no lists) gives what the general merge of
+    /// several gives (the same member twice takes that path): same members, times and answer,
+    /// for new members, members seen again later, earlier or at the same time, and members
+    /// known only by their time.
+    @Test func oneMember_mergesAsTheGeneralPath() {
+        var r = Rng(state: 77)
+        let words = ["a", "b", "c", "d", "e", "f", "g"]
+        for _ in 0..<3000 {
+            var times = KeyTimes()
+            for w in words where r.next(2) == 0 { times[w] = Int64(r.next(20)) }
+            // Members ordered by (time, name), as the merge keeps them; some timed ones left out.
+            var members = times.keys.filter { _ in r.next(5) != 0 }.sorted { (times[$0]!, $0) < (times[$1]!, $1) }
+            if r.next(8) == 0 { members.removeAll() }
+            let m = words[r.next(words.count)], at = Int64(r.next(22))
+            var (fastMembers, fastTimes) = (members, times)
+            let fast = FieldMerge.mergeMember(&fastMembers, &fastTimes, m, at: at)
+            let general = FieldMerge.mergeMembers(&members, &times, [m, m], at: at)
+            #expect(fast == general && fastMembers == members && fastTimes == times, "\(m) at \(at)")
+        }
+    }
+
     /// `Profile.jsonBytes` writes exactly what serialising `Profile.json` gives.
     @Test(arguments: [1, 2, 3])
     func directProfileEncodingEqualsTheJSONTree(seed: UInt64) {

@@ -275,6 +275,7 @@ public enum FieldMerge {
     /// Set members seen at `time` (later than the field's time): each gets that sighting time and
     /// the list stays ordered by (last sighting, value). Returns whether the list changed.
     static func mergeMembers(_ members: inout [String], _ times: inout KeyTimes, _ incoming: [String], at time: Int64) -> Bool {
+        if incoming.count == 1 { return mergeMember(&members, &times, incoming[0], at: time) }
         var moved: [String] = []
         for m in incoming where !moved.contains(m) {
             if let t = times[m], t >= time {
@@ -308,6 +309,33 @@ public enum FieldMerge {
             }
         }
         return members != before
+    }
+
+    /// `mergeMembers` for one member (an event mostly brings one: a page's path, a channel),
+    /// without its lists: the member takes its place by (time, name) where it is.
+    static func mergeMember(_ members: inout [String], _ times: inout KeyTimes, _ m: String, at time: Int64) -> Bool {
+        let was = members.firstIndex(of: m)
+        if let t = times[m], t >= time {
+            // Not newer than its last sighting: it stays; a member known only by its time joins.
+            if was != nil { return false }
+        } else {
+            times[m] = time
+        }
+        func key(_ m: String) -> (Int64, String) { (times[m] ?? 0, m) }
+        let k = key(m)
+        if let was { members.remove(at: was) }
+        var at = members.count
+        if let last = members.last, key(last) > k {
+            // Binary search for the first member ordered after m.
+            var lo = 0, hi = members.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if key(members[mid]) > k { hi = mid } else { lo = mid + 1 }
+            }
+            at = lo
+        }
+        members.insert(m, at: at)
+        return at != was
     }
 
     /// Combines a new event value into the stored state.

@@ -131,8 +131,9 @@ public struct Resolution: Sendable, Equatable {
         case noIdentifier
     }
     public var outcome: Outcome
-    /// Profiles whose content changed (the anchor), absorbed by merges, and identifiers refused.
-    public var changed: [String] = []
+    /// Profiles whose content changed (the anchor: `survivor`), absorbed by merges, and
+    /// identifiers refused.
+    public var changed: [String] { survivor.map { [$0] } ?? [] }
     public var absorbed: [String] = []
     /// The version each absorbed profile had last (its deleted record must be newer).
     public var absorbedVersions: [String: Int64] = [:]
@@ -162,6 +163,8 @@ public struct IdentityGraph: Sendable {
     /// Prune the dedupe table when it grows past this (doubling, so pruning stays amortised O(1)
     /// per event even when everything is inside the window).
     private var pruneAtCount = 100_000
+    /// The identifiers of the event being applied (empty between events).
+    private var identifierScratch: [(key: IdentityKey, id: Identifier)] = []
 
     public init(account: String, schema: IdentitySchema, storage: ProfileStore.Storage = .compact) {
         self.account = account
@@ -235,8 +238,12 @@ public struct IdentityGraph: Sendable {
             }
         }
         // Rule 1: identifiers are the identity-key values minus blocked ones.
-        var ids: [(key: IdentityKey, id: Identifier)] = []
-        ids.reserveCapacity(event.identifiers.count)
+        var ids = identifierScratch // a buffer kept between events: no array per event
+        identifierScratch = []
+        defer {
+            ids.removeAll(keepingCapacity: true)
+            identifierScratch = ids
+        }
         for identifier in event.identifiers where !ids.contains(where: { $0.id == identifier }) {
             guard let key = schema.key(identifier.field), !key.isBlocked(identifier.value) else { continue }
             ids.append((key, identifier))
@@ -265,6 +272,7 @@ public struct IdentityGraph: Sendable {
                     touch(identifier, in: anchor, at: event.timeMs)
                     continue
                 }
+                profiles.prepare(other) // decoded once for the checks and the merge below
                 if let problem = mergeProblem(profiles[anchor]!, profiles[other]!) {
                     _ = problem
                     conflict(identifier, key: key, on: anchor, &result)
@@ -292,9 +300,8 @@ public struct IdentityGraph: Sendable {
         }
         // Rule 4: field values, ordered by event time through the merge operators. The profile
         // and its fields are changed in place (a copy would copy its tables on every event).
-        Self.absorb(event, into: &profiles[anchor]!, schema: schema)
+        profiles.update(anchor) { Self.absorb(event, into: &$0, schema: schema) }
         result.outcome = .applied(profile: anchor)
-        result.changed = [anchor]
         result.survivor = anchor
         profiles.flush(keep: anchor)
         return result
@@ -322,12 +329,12 @@ public struct IdentityGraph: Sendable {
     private mutating func conflict(_ identifier: Identifier, key: IdentityKey, on profile: String, _ result: inout Resolution) {
         // Rule 7: count conflicts per profile and per key; the identifier stays where it was.
         conflictsByKey[key.field, default: 0] += 1
-        if !profiles[profile]!.conflicts.contains(identifier) { profiles[profile]!.conflicts.append(identifier) }
+        profiles.update(profile) { p in if !p.conflicts.contains(identifier) { p.conflicts.append(identifier) } }
         result.conflicts.append(identifier)
     }
 
     private mutating func touch(_ identifier: Identifier, in profile: String, at time: Int64) {
-        profiles[profile]!.touch(identifier, at: time)
+        profiles.update(profile) { $0.touch(identifier, at: time) }
     }
 
     /// Why `identifier` cannot join `profile`, or nil.
@@ -369,7 +376,7 @@ public struct IdentityGraph: Sendable {
         let capacity = key.kind == .set && key.onFull == .evictOldest ? key.capacity : nil
         // The profile's list is changed where it is (a copy taken out and written back would
         // copy the list on every attach).
-        let evicted = Self.insert(identifier.value, at: time, into: &profiles[profile]!.identities[identifier.field], keeping: capacity)
+        let evicted = profiles.update(profile) { Self.insert(identifier.value, at: time, into: &$0.identities[identifier.field], keeping: capacity) } ?? []
         var released: [Identifier] = []
         for value in evicted {
             let id = Identifier(identifier.field, value)

@@ -76,19 +76,41 @@ public struct ProfileStore: Sendable, Equatable {
             if storage == .decoded {
                 yield &decoded[id]
             } else {
-                let i: Int
-                if let w = workingIndex(id) {
-                    i = w
-                } else if recent?.id == id {
-                    working.append((id, recent.take())) // moved, not shared: changing it copies nothing
-                    i = working.count - 1
-                } else {
-                    working.append((id, decodeForChange(id)))
-                    i = working.count - 1
-                }
-                yield &working[i].profile
+                yield &working[slot(id)].profile
             }
         }
+    }
+
+    /// Changes profile `id` in place, if there is one: what `self[id]!.…` does, without the
+    /// subscript's coroutine frame (allocated on the heap on every use).
+    @discardableResult
+    public mutating func update<R>(_ id: String, _ change: (inout Profile) -> R) -> R? {
+        if storage == .decoded {
+            guard decoded[id] != nil else { return nil }
+            return change(&decoded[id]!)
+        }
+        let i = slot(id)
+        guard working[i].profile != nil else { return nil }
+        return change(&working[i].profile!)
+    }
+
+    /// Decodes profile `id` into the working set (compact storage) if it is not there yet: a
+    /// profile an event is about to compare, merge or change several times is decoded once.
+    public mutating func prepare(_ id: String) {
+        if storage == .compact { slot(id) }
+    }
+
+    /// The position of profile `id` in the working set (compact storage), which it joins —
+    /// decoded once — if it is not there yet (with nil when there is no such profile).
+    @discardableResult
+    private mutating func slot(_ id: String) -> Int {
+        if let w = workingIndex(id) { return w }
+        if recent?.id == id {
+            working.append((id, recent.take())) // moved, not shared: changing it copies nothing
+        } else {
+            working.append((id, decodeForChange(id)))
+        }
+        return working.count - 1
     }
 
     /// The stored profile `id`, decoded into the storage of the recent one (which is no longer
