@@ -181,6 +181,17 @@ import Testing
         let g = Self.generatedGraph(seed: 6, storage: .decoded)
         var profiles = g.profiles.values.sorted { $0.id < $1.id }
         profiles.append(Profile(id: "empty", createdMs: 5, updatedMs: 5))
+        // Fields' streams are written as positions among the profile's first streams, else
+        // spelled out: streams past those, and one the profile does not list.
+        var manyStreams = Profile(id: "streams", createdMs: 7, updatedMs: 9)
+        for i in 0..<(ProfileCodec.streamsReferred + 4) { manyStreams.noteStream("s\(100 + i)") }
+        for (i, stream) in ["s100", "s\(100 + ProfileCodec.streamsReferred + 2)", "unlisted", "s101"].enumerated() {
+            var state = FieldState(value: .int(Int64(i)), timeMs: 8)
+            state.stream = stream
+            state.changedAtMs = 8
+            manyStreams.fields["f\(i)"] = state
+        }
+        profiles.append(manyStreams)
         #expect(profiles.count > 10)
         for p in profiles {
             let bytes = ProfileCodec.encode(p)

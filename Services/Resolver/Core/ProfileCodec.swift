@@ -59,6 +59,9 @@ enum ProfileCodec {
         w.int(p.updatedMs &- base)
         w.uint(UInt64(max(0, p.eventCount)))
         w.int(p.version)
+        // Streams first: a field's stream is written as its position among them.
+        w.uint(UInt64(p.streams.count))
+        for s in p.streams { w.string(s) }
         w.uint(UInt64(p.identities.count))
         for (field, held) in p.identities {
             w.string(field)
@@ -79,11 +82,20 @@ enum ProfileCodec {
                 w.string(k)
                 w.int(t &- base)
             }
-            if let s = state.stream { w.sink.byte(1); w.string(s) } else { w.sink.byte(0) }
+            if let s = state.stream {
+                // Nearly always one of the profile's streams (looked for among the first few).
+                if let i = p.streams.prefix(Self.streamsReferred).firstIndex(of: s) {
+                    w.sink.byte(2)
+                    w.uint(UInt64(i))
+                } else {
+                    w.sink.byte(1)
+                    w.string(s)
+                }
+            } else {
+                w.sink.byte(0)
+            }
             if let c = state.changedAtMs { w.sink.byte(1); w.int(c &- base) } else { w.sink.byte(0) }
         }
-        w.uint(UInt64(p.streams.count))
-        for s in p.streams { w.string(s) }
         w.uint(UInt64(p.conflicts.count))
         for c in p.conflicts {
             w.string(c.field)
@@ -103,6 +115,7 @@ enum ProfileCodec {
         var p = Profile(id: id, createdMs: base, updatedMs: r.int() &+ base)
         p.eventCount = Int(clamping: r.uint())
         p.version = r.int()
+        for _ in 0..<r.count() { p.noteStream(r.string()) }
         let identityCount = r.count()
         p.identities.reserveCapacity(identityCount)
         for _ in 0..<identityCount {
@@ -126,15 +139,17 @@ enum ProfileCodec {
                 for _ in 0..<n { keyTimes.appendInOrder(r.string(), r.int() &+ base) } // written in order
             }
             var state = FieldState(value: value, timeMs: time, keyTimes: keyTimes)
-            if r.byte() == 1 { state.stream = r.string() }
+            state.stream = r.stream(among: p.streams)
             if r.byte() == 1 { state.changedAtMs = r.int() &+ base }
             p.fields.appendInOrder(name, state) // written in the table's order
         }
-        for _ in 0..<r.count() { p.noteStream(r.string()) }
         for _ in 0..<r.count() { p.conflicts.append(Identifier(r.string(), r.string())) }
         for _ in 0..<r.count() { p.merged.append(r.string()) }
         return p
     }
+
+    /// How many of a profile's streams a field's stream is looked for among when encoding.
+    static let streamsReferred = 16
 
     /// Decodes like `decode(id:_:)` (the same profile), but into the storage of `old`, a decoded
     /// profile no longer needed: its tables, held lists, sets, maps and key times are refilled
@@ -148,6 +163,8 @@ enum ProfileCodec {
         p.eventCount = Int(clamping: r.uint())
         p.version = r.int()
         p.takeStorage(from: &old)
+        for _ in 0..<r.count() { p.noteStream(r.string()) }
+        let streams = p.streams // read by the fields' closure below, while the table is refilled
         let identitiesInOrder = p.identities.refill(count: r.count(), blank: []) { held in
             let field = r.string()
             held.removeAll(keepingCapacity: true)
@@ -169,12 +186,11 @@ enum ProfileCodec {
                 state.keyTimes.reserveCapacity(n + 1) // as in `decode`
                 for _ in 0..<n { state.keyTimes.appendInOrder(r.string(), r.int() &+ base) }
             }
-            state.stream = r.byte() == 1 ? r.string() : nil
+            state.stream = r.stream(among: streams)
             state.changedAtMs = r.byte() == 1 ? r.int() &+ base : nil
             return name
         }
         guard fieldsInOrder else { return decode(id: id, bytes) }
-        for _ in 0..<r.count() { p.noteStream(r.string()) }
         for _ in 0..<r.count() { p.conflicts.append(Identifier(r.string(), r.string())) }
         for _ in 0..<r.count() { p.merged.append(r.string()) }
         return p
@@ -273,6 +289,18 @@ enum ProfileCodec {
         }
 
         mutating func value(_ base: Int64) -> QLValue { value(tag: byte(), base) }
+
+        /// A field's stream: none, written out, or the position of one of `streams` (nil
+        /// past them: only a damaged buffer points there).
+        mutating func stream(among streams: [String]) -> String? {
+            switch byte() {
+            case 1: return string()
+            case 2:
+                let i = uint()
+                return i < UInt64(streams.count) ? streams[Int(i)] : nil
+            default: return nil
+            }
+        }
 
         /// Reads a value into `v`, refilling the set or map it holds when the value read is one
         /// too (see `decode(id:_:reusing:)`).
