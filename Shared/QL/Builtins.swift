@@ -55,6 +55,10 @@ public enum Builtins {
         return DateMath.time(v, now: ctx.nowMs)
     }
 
+    /// Functions whose result depends on their arguments alone (not on the record, its time or
+    /// the clock): compiled programs work out a call of one on literal arguments once.
+    static let argumentsOnly: Set<String> = ["set", "map", "valuect", "tostring", "tolower", "string.lowercase", "string.uppercase", "email"]
+
     static func fn(_ arity: ClosedRange<Int>, _ body: @escaping @Sendable ([QLValue?], QLContext) -> QLValue?) -> Builtin {
         Builtin(arity: arity, call: body)
     }

@@ -174,6 +174,14 @@ public struct QLProgram: Sendable {
             case .call(let name, let args):
                 guard let builtin = Builtins.table[name] else { return { _ in nil } }
                 if name == "match" { readsWholeRecord = true }
+                // A function of its arguments alone, called on literals (`set("web")` in the
+                // default web mapping): worked out once here, not on every record.
+                if Builtins.argumentsOnly.contains(name) {
+                    let literals = args.compactMap { if case .literal(let v) = $0 { v } else { nil } }
+                    if literals.count == args.count, let constant = builtin.call(literals, QLContext(fields: [:], nowMs: 0)) {
+                        return { _ in constant }
+                    }
+                }
                 let nodes = try args.map { x throws(CompileError) in Child(run: try compile(x)) }
                 if nodes.count == 1, let call1 = builtin.call1 {
                     let node = nodes[0].run

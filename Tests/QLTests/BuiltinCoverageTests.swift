@@ -34,6 +34,29 @@ import Testing
         #expect(QLEvaluator.evaluate(e, QLContext(fields: [:], nowMs: 0)) == expected, "\(text)")
     }
 
+    /// Compiled programs give what the interpreter gives for calls on literals — those they work
+    /// out once at compile time (`Builtins.argumentsOnly`) and the others — and the same again
+    /// for every record.
+    @Test func compiledCallsOnLiterals_equalTheInterpreter() throws {
+        let extra: [String] = ["set(\"web\")", "set(\"a\", \"b\", \"a\")", "set(\"\")", "map(\"web\", 3)", "map(\"\", 3)", "valuect(\"x\")",
+                               "valuect([\"a\", \"b\", \"a\"])", "tostring(12)", "tolower(\"MiXeD\")", "string.uppercase(\"ab\")",
+                               "email(\"Ada <ADA@Example.COM>\")", "email(\"not an email\")", "set(now())", "map(\"web\", now())"]
+        for text in Self.cases.map(\.0) + extra where !text.contains("uuid") {
+            let statement = try QLParser.parse("SELECT \(text) AS x FROM s INTO user BY x")
+            guard case .select(let select) = statement, case .expression(let e) = try QLParser.parse(text) else {
+                Issue.record("not a select: \(text)")
+                continue
+            }
+            let program = try QLSelectProgram(select)
+            for (now, record) in [(Int64(0), [String: QLValue]()), (1_795_000_000_000, ["x": .string("y")])] {
+                let interpreted = QLEvaluator.evaluate(e, QLContext(fields: record, messageTimeMs: now, nowMs: now))
+                let compiled = program.row(record, nowMs: now, messageTimeMs: now)?["x"]
+                #expect(compiled == interpreted, "\(text) at \(now)")
+            }
+        }
+        #expect(Builtins.argumentsOnly.isSubset(of: Set(Builtins.table.keys)))
+    }
+
     /// Every registered builtin appears in some test table of this target.
     @Test func everyBuiltinHasACase() throws {
         let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
