@@ -297,7 +297,7 @@ extension ResolverApp {
     static func apply(_ mapped: MappedEvent, to graph: inout IdentityGraph, schema: IdentitySchema, live: Bool) -> (Resolution, [Profile]) {
         if graph.schema != schema { graph.schema = schema }
         let r = graph.apply(mapped)
-        return (r, live ? r.survivor.flatMap { graph.profiles[$0] }.map { [$0] } ?? [] : [])
+        return (r, live ? graph.changedProfiles(r) : [])
     }
 
     /// A published record's key: `<aid>/<id>`.

@@ -200,6 +200,12 @@ public struct IdentityGraph: Sendable {
         newestEventMs = newest
     }
 
+    /// The profiles an applied event changed (`resolution.changed`), as they are now.
+    public func changedProfiles(_ resolution: Resolution) -> [Profile] {
+        guard let id = resolution.survivor, let profile = profiles[id] else { return [] }
+        return [profile]
+    }
+
     /// The profile that holds `identifier`, if any.
     public func profile(for identifier: Identifier) -> Profile? {
         owner[identifier].flatMap { profiles[$0] }

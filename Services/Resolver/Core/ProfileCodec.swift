@@ -309,39 +309,29 @@ enum ProfileCodec {
             switch tag {
             case 7:
                 let n = count()
-                if case .strings(var items) = v {
-                    v = .null // `items` is now the only reference: changed in place
-                    items.removeAll(keepingCapacity: true)
-                    items.reserveCapacity(n + 1)
-                    for _ in 0..<n { items.append(string()) }
-                    v = .strings(items)
-                } else {
-                    v = .null
-                    var items: [String] = []
-                    items.reserveCapacity(n + 1)
-                    for _ in 0..<n { items.append(string()) }
-                    v = .strings(items)
+                var items: [String] = []
+                if case .strings(var old) = v {
+                    v = .null // `old` is now the only reference: its storage moves to `items`
+                    old.removeAll(keepingCapacity: true)
+                    swap(&items, &old)
                 }
+                items.reserveCapacity(n + 1)
+                for _ in 0..<n { items.append(string()) }
+                v = .strings(items)
             case 9:
                 let n = count()
-                if case .map(var m) = v {
+                var m: [String: QLValue] = [:]
+                if case .map(var old) = v {
                     v = .null
-                    m.removeAll(keepingCapacity: true)
-                    m.reserveCapacity(n + 1)
-                    for _ in 0..<n {
-                        let k = string()
-                        m[k] = value(base)
-                    }
-                    v = .map(m)
-                } else {
-                    v = .null
-                    var m = [String: QLValue](minimumCapacity: n + 1)
-                    for _ in 0..<n {
-                        let k = string()
-                        m[k] = value(base)
-                    }
-                    v = .map(m)
+                    old.removeAll(keepingCapacity: true)
+                    swap(&m, &old)
                 }
+                m.reserveCapacity(n + 1)
+                for _ in 0..<n {
+                    let k = string()
+                    m[k] = value(base)
+                }
+                v = .map(m)
             default: v = value(tag: tag, base)
             }
         }
