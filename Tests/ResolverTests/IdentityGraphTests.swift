@@ -128,6 +128,33 @@ func profileID(_ r: Resolution) -> String? {
         #expect(g.profile(for: Identifier("_uid", "c1"))?.fields["visits"]?.value == .int(2))
     }
 
+    /// Field specs remembered by position from event to event give what a lookup per field
+    /// gives: with other names at the same positions, undeclared fields in between, and the
+    /// schema changed (replaced, or a field's merge operator changed in place) between events.
+    @Test func fieldSpecsByPosition_equalALookupPerField() {
+        var remembered = IdentityGraph(account: "acme", schema: webSchema)
+        var lookedUp = IdentityGraph(account: "acme", schema: webSchema)
+        let shapes: [[String: QLValue]] = [["name": .string("a"), "visits": .int(2)], ["visits": .int(3)], ["other": .int(7), "visits": .int(1)],
+                                           ["name": .string("b"), "other": .string("x"), "visits": .int(5)], ["aaa": .int(1), "name": .string("c")]]
+        for i in 0..<40 {
+            if i == 15 { remembered.schema.fields["visits"] = FieldSpec(name: "visits", kind: "int", mergeOp: "max") }
+            if i == 15 { lookedUp.schema.fields["visits"] = FieldSpec(name: "visits", kind: "int", mergeOp: "max") }
+            if i == 28 {
+                let replaced = IdentitySchema(keys: webSchema.keys, fields: [FieldSpec(name: "visits", kind: "int", mergeOp: "sum"), FieldSpec(name: "other", kind: "int", mergeOp: "sum")])
+                remembered.schema = replaced
+                lookedUp.schema = replaced
+            }
+            // The same shape on both sides of each schema change (the remembered specs are used).
+            let shape = (10..<20).contains(i) ? 0 : (24..<34).contains(i) ? 2 : i % shapes.count
+            let e = event([("_uid", "c\(i % 3)")], t: Int64(i), values: shapes[shape], id: "e\(i)")
+            _ = remembered.apply(e)
+            lookedUp.forgetFieldSpecs() // one lookup per field
+            _ = lookedUp.apply(e)
+        }
+        #expect(remembered.profiles == lookedUp.profiles)
+        #expect(remembered.profile(for: Identifier("_uid", "c0"))?.fields["visits"] != nil)
+    }
+
     @Test func lateEvents_doNotOverwriteANewerLatest() {
         var g = IdentityGraph(account: "acme", schema: webSchema)
         _ = g.apply(event([("_uid", "c1")], t: 10, values: ["name": .string("new")]))

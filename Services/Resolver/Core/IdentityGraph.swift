@@ -147,7 +147,9 @@ public struct Resolution: Sendable, Equatable {
 /// same events in the same order give the same state).
 public struct IdentityGraph: Sendable {
     public let account: String
-    public var schema: IdentitySchema
+    public var schema: IdentitySchema {
+        didSet { forgetFieldSpecs() }
+    }
     /// The profiles, kept encoded (see `ProfileStore`).
     public private(set) var profiles: ProfileStore
     public private(set) var owner: [Identifier: String] = [:]
@@ -163,6 +165,12 @@ public struct IdentityGraph: Sendable {
     /// Prune the dedupe table when it grows past this (doubling, so pruning stays amortised O(1)
     /// per event even when everything is inside the window).
     private var pruneAtCount = 100_000
+    /// The schema's specs of the last event's fields, by position (a mapping yields its columns
+    /// in the same order every time): a name compared instead of a hash lookup per field.
+    private var fieldSpecs: [FieldSpec] = []
+
+    /// Drops the remembered field specs (the schema changed).
+    mutating func forgetFieldSpecs() { fieldSpecs = [] }
     /// The identifiers of the event being applied (empty between events).
     private var identifierScratch: [(key: IdentityKey, id: Identifier)] = []
 
@@ -306,7 +314,10 @@ public struct IdentityGraph: Sendable {
         }
         // Rule 4: field values, ordered by event time through the merge operators. The profile
         // and its fields are changed in place (a copy would copy its tables on every event).
-        profiles.update(anchor) { Self.absorb(event, into: &$0, schema: schema) }
+        var specs = fieldSpecs // taken out while the profile is changed, put back after
+        fieldSpecs = []
+        profiles.update(anchor) { Self.absorb(event, into: &$0, schema: schema, specs: &specs) }
+        fieldSpecs = specs
         result.outcome = .applied(profile: anchor)
         result.survivor = anchor
         profiles.flush(keep: anchor)
@@ -314,11 +325,20 @@ public struct IdentityGraph: Sendable {
     }
 
     /// Applies an event's values and counters to its profile.
-    static func absorb(_ event: MappedEvent, into profile: inout Profile, schema: IdentitySchema) {
+    /// `specs` holds the schema's specs of earlier events' fields by position (see `fieldSpecs`).
+    static func absorb(_ event: MappedEvent, into profile: inout Profile, schema: IdentitySchema, specs: inout [FieldSpec]) {
         if profile.fields.isEmpty { profile.fields.reserveCapacity(event.fields.count) } // a new profile: one allocation
-        for field in event.fields {
+        for (position, field) in event.fields.enumerated() {
             let name = field.name, value = field.value
-            let spec = schema.fields[name] ?? FieldSpec(name: name, kind: FieldMerge.kind(of: value))
+            let spec: FieldSpec
+            if position < specs.count, specs[position].name == name {
+                spec = specs[position]
+            } else if let declared = schema.fields[name] {
+                spec = declared
+                if position < specs.count { specs[position] = declared } else if position == specs.count { specs.append(declared) }
+            } else {
+                spec = FieldSpec(name: name, kind: FieldMerge.kind(of: value)) // not declared: the value's kind, per event
+            }
             if let i = profile.fields.index(forKey: name) {
                 FieldMerge.update(spec, &profile.fields[at: i], value, at: event.timeMs, stream: event.stream)
             } else if let state = FieldMerge.initial(spec, value, at: event.timeMs, stream: event.stream) {
