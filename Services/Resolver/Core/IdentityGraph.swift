@@ -171,6 +171,7 @@ public struct IdentityGraph: Sendable {
 
     /// Drops the remembered field specs (the schema changed).
     mutating func forgetFieldSpecs() { fieldSpecs = [] }
+
     /// The identifiers of the event being applied (empty between events).
     private var identifierScratch: [(key: IdentityKey, id: Identifier)] = []
 

@@ -86,8 +86,8 @@ public struct ProfileStore: Sendable, Equatable {
     @discardableResult
     public mutating func update<R>(_ id: String, _ change: (inout Profile) -> R) -> R? {
         if storage == .decoded {
-            guard decoded[id] != nil else { return nil }
-            return change(&decoded[id]!)
+            guard let i = decoded.index(forKey: id) else { return nil }
+            return change(&decoded.values[i]) // one lookup, changed where it is
         }
         let i = slot(id)
         guard working[i].profile != nil else { return nil }
