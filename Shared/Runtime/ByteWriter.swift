@@ -87,8 +87,7 @@ public struct ByteWriter {
 
     /// `s`'s UTF-8 bytes, as they are.
     public mutating func utf8(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes($0) }
+        s.withUTF8Bytes { bytes($0) }
     }
 
     /// The decimal digits of `v`.
@@ -140,8 +139,7 @@ public struct ByteWriter {
     /// `s` as a JSON string literal (the bytes `JSONText.appendQuoted` appends).
     public mutating func quoted(_ s: String) {
         byte(0x22)
-        var s = s
-        s.withUTF8 { text in
+        s.withUTF8Bytes { text in
             // Most strings need no escape at all: one scan, one copy.
             var runStart = 0
             var i = 0

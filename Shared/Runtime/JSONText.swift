@@ -1,8 +1,7 @@
 extension JSONText {
     /// Appends `s` as a JSON string literal; bytes that need no escaping are copied as they are.
     public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        let plain = s.withUTF8 { text in
+        let plain = s.withUTF8Bytes { text in
             // Most strings need no escape: copied as they are, without making room first
             // (measured: for short strings that cost more than the copy).
             guard !ByteWriter.needsEscape(text) else { return false }

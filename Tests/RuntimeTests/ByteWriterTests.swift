@@ -1,3 +1,4 @@
+import Foundation
 @testable import Runtime
 import Testing
 
@@ -76,6 +77,22 @@ struct ByteWriterTests {
                     #expect(appended == written)
                 }
             }
+        }
+    }
+
+    /// Strings are read where they are, whatever their form (small, native, bridged from
+    /// Foundation, a substring's copy): the same bytes as their UTF-8 view, in every writer.
+    @Test(arguments: ["", "a", "p_b7963dd1f855c", "last_channel_activities", "héllo wörld \u{1F600} with more than fifteen bytes",
+                      String(repeating: "x", count: 300)])
+    func borrowedBytes_areTheUTF8View(text: String) throws {
+        let forms: [String] = [text, NSString(string: text).description, String(Substring(text)),
+                               String(decoding: Array(text.utf8), as: UTF8.self)]
+        for s in forms {
+            #expect(s.withUTF8Bytes { Array($0) } == Array(s.utf8))
+            #expect(ByteWriter.bytes { $0.utf8(s) } == Array(s.utf8))
+            var out: [UInt8] = []
+            JSONText.appendQuoted(s, to: &out)
+            #expect(try JSONParser().parse(out) == .string(s))
         }
     }
 }

@@ -121,6 +121,13 @@ public struct SortedTable<Value: Sendable & Equatable>: Sendable, Equatable, Seq
         return ordered
     }
 
+    /// Reads the entries where they are, in order: iterating the table hands out each name and
+    /// value as a copy (a retain and a release of everything they hold), which writing a
+    /// profile out does for every entry of every table.
+    func withEntries<R>(_ body: (UnsafeBufferPointer<Entry>) -> R) -> R {
+        entries.withUnsafeBufferPointer(body)
+    }
+
     /// The values by name.
     public func mapValues<T>(_ transform: (Value) throws -> T) rethrows -> [String: T] {
         var out: [String: T] = [:]

@@ -1,4 +1,5 @@
 import QL
+import Runtime
 
 /// A compact binary form of a profile, for keeping it in memory: varints, times as differences
 /// from the profile's creation. Tables are written in their iteration order (sorted tables and
@@ -62,39 +63,48 @@ enum ProfileCodec {
         // Streams first: a field's stream is written as its position among them.
         w.uint(UInt64(p.streams.count))
         for s in p.streams { w.string(s) }
+        // Tables are read where they are (`withEntries`), not iterated: iterating copies each
+        // entry, which retains and releases everything it holds.
         w.uint(UInt64(p.identities.count))
-        for (field, held) in p.identities {
-            w.string(field)
-            w.uint(UInt64(held.count))
-            for h in held {
-                w.string(h.value)
-                w.int(h.lastSeenMs &- base)
+        p.identities.withEntries { entries in
+            for e in entries.indices {
+                w.string(entries[e].name)
+                entries[e].value.withUnsafeBufferPointer { held in
+                    w.uint(UInt64(held.count))
+                    for h in held.indices {
+                        w.string(held[h].value)
+                        w.int(held[h].lastSeenMs &- base)
+                    }
+                }
             }
         }
         w.uint(UInt64(p.fields.count))
-        for i in 0..<p.fields.count {
-            w.string(p.fields.name(at: i))
-            let state = p.fields[at: i]
-            w.value(state.value, base)
-            w.int(state.timeMs &- base)
-            w.uint(UInt64(state.keyTimes.count))
-            for (k, t) in state.keyTimes {
-                w.string(k)
-                w.int(t &- base)
-            }
-            if let s = state.stream {
-                // Nearly always one of the profile's streams (looked for among the first few).
-                if let i = p.streams.prefix(Self.streamsReferred).firstIndex(of: s) {
-                    w.sink.byte(2)
-                    w.uint(UInt64(i))
-                } else {
-                    w.sink.byte(1)
-                    w.string(s)
+        p.fields.withEntries { entries in
+            for e in entries.indices {
+                w.string(entries[e].name)
+                w.value(entries[e].value.value, base)
+                w.int(entries[e].value.timeMs &- base)
+                w.uint(UInt64(entries[e].value.keyTimes.count))
+                entries[e].value.keyTimes.withEntries { times in
+                    for t in times.indices {
+                        w.string(times[t].name)
+                        w.int(times[t].value &- base)
+                    }
                 }
-            } else {
-                w.sink.byte(0)
+                if let s = entries[e].value.stream {
+                    // Nearly always one of the profile's streams (looked for among the first few).
+                    if let i = p.streams.prefix(Self.streamsReferred).firstIndex(of: s) {
+                        w.sink.byte(2)
+                        w.uint(UInt64(i))
+                    } else {
+                        w.sink.byte(1)
+                        w.string(s)
+                    }
+                } else {
+                    w.sink.byte(0)
+                }
+                if let c = entries[e].value.changedAtMs { w.sink.byte(1); w.int(c &- base) } else { w.sink.byte(0) }
             }
-            if let c = state.changedAtMs { w.sink.byte(1); w.int(c &- base) } else { w.sink.byte(0) }
         }
         w.uint(UInt64(p.conflicts.count))
         for c in p.conflicts {
@@ -212,8 +222,7 @@ enum ProfileCodec {
         mutating func int(_ v: Int64) { uint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
 
         mutating func string(_ s: String) {
-            var s = s
-            s.withUTF8 { bytes in
+            s.withUTF8Bytes { bytes in
                 uint(UInt64(bytes.count))
                 sink.bytes(bytes)
             }

@@ -133,9 +133,16 @@ public struct ProfileStore: Sendable, Equatable {
     public mutating func flush(keep: String? = nil) {
         guard !working.isEmpty else { return }
         if let r = recent, workingIndex(r.id) != nil { recent = nil }
-        for (id, p) in working {
-            if let p { store(p, as: id) } else { encoded[id] = nil }
-            if id == keep, let p { recent = p }
+        // Each profile is moved out of the working set, not copied (a copy retains and
+        // releases everything the profile holds).
+        for i in working.indices {
+            let id = working[i].id
+            if let p = working[i].profile.take() {
+                store(p, as: id)
+                if id == keep { recent = consume p }
+            } else {
+                encoded[id] = nil
+            }
         }
         working.removeAll(keepingCapacity: true)
     }
