@@ -153,7 +153,9 @@ public enum EventMapper {
             // One statement whose columns have distinct names yields each name once; otherwise a
             // later value replaces an earlier one of the same name (as in a row).
             var replacing = statements.count > 1
-            for (i, statement) in statements.enumerated() {
+            // By position: the statement itself is read only where it is interpreted (a copy of
+            // each statement per event retained and released everything it holds).
+            for i in statements.indices {
                 if let program = compiled?[i] ?? nil, !program.hasRepeatedNames {
                     // Compiled, columns reported one by one: no row table per event.
                     let record: [String: QLValue]
@@ -178,7 +180,7 @@ public enum EventMapper {
                 let selected = if let program = compiled?[i] ?? nil {
                     program.row(context().fields, nowMs: event.timestampMs, messageTimeMs: event.timestampMs)
                 } else {
-                    QLEvaluator.select(statement, context())
+                    QLEvaluator.select(statements[i], context())
                 }
                 guard let row = selected else { continue }
                 anyRow = true
