@@ -67,7 +67,7 @@ enum ResolveCommand {
                 case .noIdentifier: break
                 }
                 guard changes else { return }
-                ProfileRecords.changes(resolution, profiles: graph.changedProfiles(resolution), account: account) { _, writeValue in
+                ProfileRecords.changes(resolution, profile: graph.changedProfile(resolution), account: account) { _, writeValue in
                     writeValue(&out)
                     out.append(0x0A)
                 }

@@ -268,7 +268,7 @@ extension ResolverApp {
                 continue
             }
             let storage = settings.profileStorage
-            let (resolution, profiles) = shard.withLock { s -> (Resolution, [Profile]) in
+            let (resolution, profile) = shard.withLock { s -> (Resolution, Profile?) in
                 if s.accountPartition[account] != records[i].partition { s.accountPartition[account] = records[i].partition }
                 // One in-place access: copying the graph out of the dictionary would copy its
                 // tables, and each lookup hashes the account again.
@@ -279,7 +279,7 @@ extension ResolverApp {
             }
             eventsApplied.inc()
             guard live else { continue }
-            ProfileRecords.changes(resolution, profiles: profiles, account: account) { emit(account, $0, $1) }
+            ProfileRecords.changes(resolution, profile: profile, account: account) { emit(account, $0, $1) }
         }
         for key in order {
             let written = published.write { bytes in
@@ -293,11 +293,11 @@ extension ResolverApp {
     }
 
     /// Applies one mapped event to its account's graph; returns the resolution and, for live
-    /// records, the profiles it changed (to publish).
-    static func apply(_ mapped: MappedEvent, to graph: inout IdentityGraph, schema: IdentitySchema, live: Bool) -> (Resolution, [Profile]) {
+    /// records, the profile it changed (to publish).
+    static func apply(_ mapped: MappedEvent, to graph: inout IdentityGraph, schema: IdentitySchema, live: Bool) -> (Resolution, Profile?) {
         if graph.schema != schema { graph.schema = schema }
         let r = graph.apply(mapped)
-        return (r, live ? graph.changedProfiles(r) : [])
+        return (r, live ? graph.changedProfile(r) : nil)
     }
 
     /// A published record's key: `<aid>/<id>`.

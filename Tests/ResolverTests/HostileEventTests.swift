@@ -60,7 +60,8 @@ import TestSupport
                 case .noIdentifier: outcomes["no identifier", default: 0] += 1
                 }
                 let changed = resolution.changed.compactMap { graph.profiles[$0] }
-                ProfileRecords.changes(resolution, profiles: changed, account: "acme") { id, writeValue in
+                #expect(changed == graph.changedProfile(resolution).map { [$0] } ?? [])
+                ProfileRecords.changes(resolution, profile: graph.changedProfile(resolution), account: "acme") { id, writeValue in
                     var bytes: [UInt8] = []
                     writeValue(&bytes)
                     // What the resolver publishes is JSON that downstream reads back.

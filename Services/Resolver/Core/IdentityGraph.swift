@@ -209,10 +209,9 @@ public struct IdentityGraph: Sendable {
         newestEventMs = newest
     }
 
-    /// The profiles an applied event changed (`resolution.changed`), as they are now.
-    public func changedProfiles(_ resolution: Resolution) -> [Profile] {
-        guard let id = resolution.survivor, let profile = profiles[id] else { return [] }
-        return [profile]
+    /// The profile an applied event changed (`resolution.changed`: at most one), as it is now.
+    public func changedProfile(_ resolution: Resolution) -> Profile? {
+        resolution.survivor.flatMap { profiles[$0] }
     }
 
     /// The profile that holds `identifier`, if any.
