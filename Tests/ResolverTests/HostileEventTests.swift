@@ -59,9 +59,9 @@ import TestSupport
                 case .duplicate: outcomes["duplicate", default: 0] += 1
                 case .noIdentifier: outcomes["no identifier", default: 0] += 1
                 }
-                let changed = resolution.changed.compactMap { graph.profiles[$0] }
-                #expect(changed == graph.changedProfile(resolution).map { [$0] } ?? [])
-                ProfileRecords.changes(resolution, profile: graph.changedProfile(resolution), account: "acme") { id, writeValue in
+                let changed = graph.changedProfile(resolution)
+                #expect((changed != nil) == (resolution.outcome != .duplicate && resolution.outcome != .noIdentifier))
+                ProfileRecords.changes(resolution, profile: changed, account: "acme") { id, writeValue in
                     var bytes: [UInt8] = []
                     writeValue(&bytes)
                     // What the resolver publishes is JSON that downstream reads back.
@@ -70,7 +70,7 @@ import TestSupport
                     published += 1
                 }
                 // The compact store round-trips every changed profile.
-                for profile in changed { #expect(ProfileCodec.decode(id: profile.id, ProfileCodec.encode(profile)) == profile) }
+                if let profile = changed { #expect(ProfileCodec.decode(id: profile.id, ProfileCodec.encode(profile)) == profile) }
             }
         }
         #expect((outcomes["applied"] ?? 0) > 400 && published > 400 && (outcomes["duplicate"] ?? 0) > 0, "\(outcomes)")

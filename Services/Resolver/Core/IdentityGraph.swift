@@ -131,9 +131,8 @@ public struct Resolution: Sendable, Equatable {
         case noIdentifier
     }
     public var outcome: Outcome
-    /// Profiles whose content changed (the anchor: `survivor`), absorbed by merges, and
-    /// identifiers refused.
-    public var changed: [String] { survivor.map { [$0] } ?? [] }
+    /// Profiles absorbed by merges (the profile whose content changed is `survivor`; see
+    /// `IdentityGraph.changedProfile`).
     public var absorbed: [String] = []
     /// The version each absorbed profile had last (its deleted record must be newer).
     public var absorbedVersions: [String: Int64] = [:]
@@ -209,7 +208,7 @@ public struct IdentityGraph: Sendable {
         newestEventMs = newest
     }
 
-    /// The profile an applied event changed (`resolution.changed`: at most one), as it is now.
+    /// The profile an applied event changed (its `survivor`), as it is now.
     public func changedProfile(_ resolution: Resolution) -> Profile? {
         resolution.survivor.flatMap { profiles[$0] }
     }
