@@ -36,7 +36,8 @@ extension CollectorApp {
         let stream = request[parameter: "stream"] ?? ""
         if let problem = Identifier.streamProblem(stream) { return .error(400, problem) }
         if stream.hasPrefix("_") { return .error(400, "stream names starting with '_' are reserved") }
-        let dryRun = request.query("dryrun").map { $0 == "true" || $0 == "1" } ?? false
+        let dryRun: Bool
+        do throws(QueryParameterError) { dryRun = try request.flag("dryrun") } catch { return error.response }
         let options = EventBatch.Options(account: principal.account, stream: stream, timestampField: request.query("timestamp_field"),
                                          receivedMs: Timestamp.nowMs(), limits: settings.limits)
         let batch: EventBatch

@@ -34,7 +34,9 @@ extension CollectorApp {
                 } catch {
                     return .error(400, "invalid schema: \(error)")
                 }
-                if request.query("dryrun") == "true" {
+                let dryRun: Bool
+                do throws(QueryParameterError) { dryRun = try request.flag("dryrun") } catch { return error.response }
+                if dryRun {
                     return Self.dryRun(schema, samples: samples?.arrayValue ?? [], account: principal.account)
                 }
                 let expected: Int64?

@@ -41,7 +41,8 @@ extension CollectorApp {
                 let jobs = view.read { state in
                     Set(([slug] + dependents).flatMap { Self.jobsUsing($0, account: principal.account, state: state) }).sorted()
                 }
-                let cascade = request.query("cascade") == "true"
+                let cascade: Bool
+                do throws(QueryParameterError) { cascade = try request.flag("cascade") } catch { return error.response }
                 if (!dependents.isEmpty || !jobs.isEmpty) && !cascade {
                     let names = dependents.map { "audience \($0)" } + jobs.map { "export job \($0)" }
                     return .json(409, message: "audience '\(slug)' is used by \(names.joined(separator: ", ")); delete them first or use ?cascade=true",

@@ -64,7 +64,9 @@ extension CollectorApp {
             case .failure(let reason): batch.errors.append(.init(index: index, line: nil, reason: reason.message))
             }
         }
-        return await publish(batch, stream: stream, account: principal.account, dryRun: request.query("dryrun") == "true")
+        let dryRun: Bool
+        do throws(QueryParameterError) { dryRun = try request.flag("dryrun") } catch { return error.response }
+        return await publish(batch, stream: stream, account: principal.account, dryRun: dryRun)
     }
 
     struct SegmentReject: Error {

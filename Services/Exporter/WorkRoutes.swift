@@ -33,9 +33,8 @@ extension ExporterApp {
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
                 guard job(account: p.account, id: id) != nil else { return .error(404, "no export job '\(id)'") }
-                guard let limit = Int(request.query("limit") ?? "100"), (1...JobMonitor.maxEntries).contains(limit) else {
-                    return .error(400, "limit must be 1 to \(JobMonitor.maxEntries)")
-                }
+                let limit: Int
+                do throws(QueryParameterError) { limit = try request.integer("limit", default: 100, in: 1...JobMonitor.maxEntries) } catch { return error.response }
                 let entries = monitor(account: p.account, job: id).snapshot.entries.suffix(limit).reversed()
                 return .json(200, data: .array(entries.map { e in
                     var o: [String: JSONValue] = ["ts": .string(Timestamp.rfc3339Millis(epochMs: e.atMs)), "level": .string(e.level), "message": .string(e.message)]

@@ -30,7 +30,9 @@ extension ResolverApp {
                     o["segments"] = .array(slugs.sorted().map(JSONValue.string))
                     json = .object(o)
                 }
-                if request.query("explain") == "true", case .object(var o) = json {
+                let explain: Bool
+                do throws(QueryParameterError) { explain = try request.flag("explain") } catch { return error.response }
+                if explain, case .object(var o) = json {
                     o["explain"] = profile.explanation
                     json = .object(o)
                 }
@@ -91,9 +93,10 @@ extension ResolverApp {
             switch auth.authenticate(request, role: .read) {
             case .failure(let f): return f.response
             case .success(let principal):
-                let limit = min(20, max(1, Int(request.query("limit") ?? "20") ?? 20))
+                let limit: Int
+                do throws(QueryParameterError) { limit = try request.integer("limit", default: 20, in: 1...20) } catch { return error.response }
                 let recent = state.withAccount(principal.account) { $0.streams[principal.account]?[request[parameter: "name"] ?? ""]?.recent ?? [] }
-                return .json(200, data: .array(recent.suffix(min(limit, 20)).map(\.json)))
+                return .json(200, data: .array(recent.suffix(limit).map(\.json)))
             }
         }
         router.mountOperations(service: "cdp-resolver", metrics: metrics) { [self] in readiness }

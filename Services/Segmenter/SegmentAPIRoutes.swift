@@ -36,7 +36,8 @@ extension SegmenterApp {
             case .failure(let f): return f.response
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
-                let limit = min(1000, max(1, Int(request.query("limit") ?? "100") ?? 100))
+                let limit: Int
+                do throws(QueryParameterError) { limit = try request.integer("limit", default: 100, in: 1...1000) } catch { return error.response }
                 let cursor = request.query("cursor") ?? ""
                 let members = states.withLock { Self.shares($0, p.account).flatMap { $0.memberships.members(of: id) } }.filter { $0 > cursor }.sorted()
                 let page = Array(members.prefix(limit))

@@ -20,6 +20,12 @@ import Testing
         #expect(dry.json["data"]?["profiles"]?.arrayValue?.first?["fields"]?["plan"] == "team")
         #expect(dry.json["data"]?["problems"]?.arrayValue?.count == 1)
         #expect(await fx.call("GET", "/api/schema/history").json["data"]?.arrayValue?.isEmpty == true)
+        // A dry run asked for in a form the API does not read is refused, not taken as "publish".
+        let misspelt = await fx.call("PUT", "/api/schema?dryrun=yes", body: schema)
+        #expect(misspelt.status == 400)
+        #expect(misspelt.json["message"] == "dryrun must be true or false, not 'yes'")
+        #expect(await fx.call("PUT", "/api/schema?dryrun=1", body: schema).json["data"]?["profiles"]?.arrayValue?.isEmpty == true)
+        #expect(await fx.call("GET", "/api/schema/history").json["data"]?.arrayValue?.isEmpty == true)
 
         let v1 = await fx.call("PUT", "/api/schema", body: schema)
         #expect(v1.status == 200 && v1.json["data"]?["version"] == 1)

@@ -117,6 +117,17 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(missing.status == 404)
         let stats = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/identity/stats?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))
         #expect(try JSONParser().parse(stats.body)["data"]?["keys"]?["_uid"]?["merges"] == 2)
+        // Options in a form the API does not read are refused with the reason, not ignored.
+        func get(_ target: String) async throws -> (status: Int, json: JSONValue) {
+            let r = await run.app.router.handle(HTTPRequest(method: "GET", target: target, headers: HTTPHeaders([("Authorization", resolverToken)])))
+            return (r.status, try JSONParser().parse(r.body))
+        }
+        #expect(try await get("/api/stream/web/events?aid=acme&limit=2").json["data"]?.arrayValue?.count == 2)
+        let badLimit = try await get("/api/stream/web/events?aid=acme&limit=abc")
+        #expect(badLimit.status == 400 && badLimit.json["message"] == "limit must be a whole number from 1 to 20, not 'abc'")
+        #expect(try await get("/api/stream/web/events?aid=acme&limit=0").status == 400)
+        let badExplain = try await get("/api/entity/user/_uid/c1?explain=yes&aid=acme")
+        #expect(badExplain.status == 400 && badExplain.json["message"] == "explain must be true or false, not 'yes'")
         await run.stop()
     }
 

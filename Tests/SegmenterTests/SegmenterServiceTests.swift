@@ -103,6 +103,10 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         #expect(try await api("/api/segment/sizes?aid=acme")?["s1"] == 12)
         #expect(try await api("/api/segment/s1/history?aid=acme")?["size"] == 12)
         #expect(try await api("/api/segment/s1/members?aid=acme&limit=1000")?["members"]?.arrayValue?.count == 12)
+        let badLimit = await b.router.handle(HTTPRequest(method: "GET", target: "/api/segment/s1/members?aid=acme&limit=1001",
+                                                         headers: HTTPHeaders([("Authorization", segToken)])))
+        #expect(badLimit.status == 400)
+        #expect(try JSONParser().parse(badLimit.body)["message"] == "limit must be a whole number from 1 to 1000, not '1001'")
         for id in ids { _ = try await producer.send(profileRecord(id, version: 3, fields: ["country": "FR"])) }
         try await wait { count("exit s1") == 12 }
         try await Task.sleep(for: .milliseconds(300))
