@@ -14,7 +14,13 @@ extension ResolverApp {
             case .failure(let f): return f.response
             case .success(let principal):
                 let field = request[parameter: "field"] ?? "", value = request[parameter: "value"] ?? ""
-                let found = state.withAccount(principal.account) { s in s.graphs[principal.account]?.profile(for: Identifier(field, value)) }
+                // The value as given, or as the account's mappings store it (`Ada@X.com` finds
+                // what `email()` stored as `ada@x.com`).
+                let forms = schema(for: principal.account).identityForms(of: value, field: field)
+                let found = state.withAccount(principal.account) { s -> Profile? in
+                    for form in forms { if let p = s.graphs[principal.account]?.profile(for: Identifier(field, form)) { return p } }
+                    return nil
+                }
                 guard let profile = found else { return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'") }
                 var json = profile.json(account: principal.account)
                 // The profile's audiences by slug (only API-accessible ones unless the key may administer the account).
@@ -55,7 +61,8 @@ extension ResolverApp {
                 }
                 return .json(200, message: "done", data: ["request_id": .string(id), "status": "done",
                                                            "done_at": .string(Timestamp.rfc3339Millis(epochMs: done.atMs)),
-                                                           "profile": done.profile.map(JSONValue.string) ?? .null])
+                                                           "profile": done.profiles.first.map(JSONValue.string) ?? .null,
+                                                           "profiles": .array(done.profiles.map(JSONValue.string))])
             }
         }
         router.get("/api/identity/stats") { [self] request in

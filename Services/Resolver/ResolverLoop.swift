@@ -309,23 +309,31 @@ extension ResolverApp {
     /// Commands that must be ordered with the events travel on cdp.events in this stream.
     public static let commandStream = "_commands"
 
-    /// `{"command":"delete","field","value","request_id"}`: erase the profile holding the
-    /// identifier, publish its deleted record, remember the request as done.
+    /// `{"command":"delete","field","value","request_id"}`: erase the profiles holding the
+    /// identifier — in any form the account's mappings store it in (`AccountSchema.identityForms`:
+    /// a person asking to be forgotten as `Ada@X.com` is stored as `ada@x.com`) — publish their
+    /// deleted records, remember the request as done.
     func handleCommand(_ event: EventRecord, live: Bool, emit: (String, String, (inout [UInt8]) -> Void) -> Void) {
         guard event.data["command"]?.stringValue == "delete", let field = event.data["field"]?.stringValue,
               let value = event.data["value"]?.stringValue, let requestID = event.data["request_id"]?.stringValue else {
             logger.warning("unknown command on cdp.events ignored", ["id": event.id])
             return
         }
-        let deleted = state.withAccount(event.account) { s -> (id: String, version: Int64)? in
-            let result = s.graphs[event.account]?.delete(holding: Identifier(field, value))
-            s.deletions[requestID] = (event.account, event.timestampMs, result?.id)
-            return result
+        let forms = schema(for: event.account).identityForms(of: value, field: field)
+        let deleted = state.withAccount(event.account) { s -> [(id: String, version: Int64)] in
+            var out: [(id: String, version: Int64)] = []
+            for form in forms {
+                if let d = s.graphs[event.account]?.delete(holding: Identifier(field, form)) { out.append(d) }
+            }
+            s.deletions[requestID] = (event.account, event.timestampMs, out.map(\.id))
+            return out
         }
-        if let deleted, live {
-            emit(event.account, deleted.id) { $0 += ProfileRecords.erased(account: event.account, id: deleted.id, lastVersion: deleted.version, requestID: requestID) }
+        if live {
+            for d in deleted {
+                emit(event.account, d.id) { $0 += ProfileRecords.erased(account: event.account, id: d.id, lastVersion: d.version, requestID: requestID) }
+            }
         }
-        logger.info("deletion request applied", ["request": requestID, "profile": deleted?.id ?? "none"])
+        logger.info("deletion request applied", ["request": requestID, "profiles": deleted.isEmpty ? "none" : deleted.map(\.id).joined(separator: ",")])
     }
 
     /// The cdp.deadletter record for an event that cannot be used (counted per stream when the

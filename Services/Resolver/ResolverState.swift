@@ -33,8 +33,9 @@ public struct ResolverStateData: Sendable {
     public var graphs: [String: IdentityGraph] = [:]
     public var accountPartition: [String: Int32] = [:]
     public var streams: [String: [String: StreamStats]] = [:] // account → stream → stats
-    /// Deletion requests done: request id → (account, event time, profile deleted or nil).
-    public var deletions: [String: (account: String, atMs: Int64, profile: String?)] = [:]
+    /// Deletion requests done: request id → (account, event time, profiles deleted — none, or
+    /// one per stored form of the value that a profile held).
+    public var deletions: [String: (account: String, atMs: Int64, profiles: [String])] = [:]
 }
 
 /// The resolver's state in shards by account, each behind its own lock, so that a batch's

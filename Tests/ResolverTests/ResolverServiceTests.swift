@@ -135,17 +135,32 @@ func waitUntil(_ condition: () -> Bool) async throws {
         let log = try await makeLog()
         try await send(log, [
             EventRecord(account: "acme", stream: "web", id: "1", timestampMs: 1000, data: ["_uid": "c1", "email": "ada@x.com"]),
-            EventRecord(account: "acme", stream: "_commands", id: "del_1", timestampMs: 2000,
-                        data: ["command": "delete", "field": "email", "value": "ada@x.com", "request_id": "del_1"]),
+            EventRecord(account: "acme", stream: "web", id: "2", timestampMs: 1000, data: ["_uid": "c2", "email": "Bob@X.com"]),
         ])
         let run = try ResolverRun(log: log)
         try await run.waitReady()
-        try await waitUntil { profilesView(log).values.contains { $0.contains("\"deleted\":true") } }
-        for (key, value) in profilesView(log) { #expect(key == "acme/" + (try JSONParser().parse(value)["id"]?.stringValue ?? "?")) }
         let auth = HTTPHeaders([("Authorization", resolverToken)])
+        try await waitUntil { profilesView(log).count == 2 }
+        // The mapping stored the email as email() makes it; the API finds it by the value as sent.
+        let bob = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/BOB@x.com?aid=acme", headers: auth))
+        #expect(try JSONParser().parse(bob.body)["data"]?["identities"]?["email"] == ["bob@x.com"])
+        // A deletion request in any casing of the address erases the person.
+        try await send(log, [
+            EventRecord(account: "acme", stream: "_commands", id: "del_1", timestampMs: 2000,
+                        data: ["command": "delete", "field": "email", "value": "ada@x.com", "request_id": "del_1"]),
+            EventRecord(account: "acme", stream: "_commands", id: "del_2", timestampMs: 2000,
+                        data: ["command": "delete", "field": "email", "value": "Bob@X.COM", "request_id": "del_2"]),
+        ])
+        try await waitUntil { profilesView(log).values.filter { $0.contains("\"deleted\":true") }.count == 2 }
+        for (key, value) in profilesView(log) { #expect(key == "acme/" + (try JSONParser().parse(value)["id"]?.stringValue ?? "?")) }
         #expect(await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/_uid/c1?aid=acme", headers: auth)).status == 404)
+        #expect(await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/_uid/c2?aid=acme", headers: auth)).status == 404)
         let status = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_1?aid=acme", headers: auth))
         #expect(try JSONParser().parse(status.body)["data"]?["status"] == "done")
+        let status2 = try JSONParser().parse(await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_2?aid=acme", headers: auth)).body)
+        #expect(status2["data"]?["status"] == "done")
+        #expect(status2["data"]?["profiles"]?.arrayValue?.count == 1)
+        #expect(status2["data"]?["profile"] == status2["data"]?["profiles"]?.arrayValue?.first)
         let pending = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_9?aid=acme", headers: auth))
         #expect(try JSONParser().parse(pending.body)["data"]?["status"] == "pending")
         #expect(profilesView(log).values.allSatisfy { $0.contains("\"deleted\":true") })
