@@ -10,8 +10,8 @@ enum ResolveCommand {
     usage: cdp resolve [--schema FILE] [--events FILE|-] [--account ID] [--changes]
 
     Runs the identity rules and mappings offline on NDJSON events (records as on cdp.events, or
-    plain objects with "stream", "ts", "data") and prints the resulting profiles as NDJSON, then
-    a summary on stderr. Without --schema the default web schema applies. With --changes it
+    plain objects with "stream" (default "web"), "ts", "data") and prints the resulting profiles
+    as NDJSON, then a summary on stderr; lines that are not events are reported with the reason. Without --schema the default web schema applies. With --changes it
     prints, after each event, the records the resolver would publish on cdp.profiles (changed
     profiles and the deleted records of merged ones) instead of the final profiles.
     """
@@ -42,16 +42,27 @@ enum ResolveCommand {
         let output = FileHandle.standardOutput
         func handle(_ line: String) {
             lineNumber += 1
-            guard let value = try? JSONParser().parse(line), case .object(var o) = value else {
+            let value: JSONValue
+            do throws(JSONParseError) {
+                value = try JSONParser().parse(line)
+            } catch {
+                rejected += 1
+                CLIContext.eprint("line \(lineNumber): invalid JSON: \(error)")
+                return
+            }
+            guard case .object(var o) = value else {
                 rejected += 1
                 CLIContext.eprint("line \(lineNumber): not a JSON object")
                 return
             }
             if o["aid"] == nil { o["aid"] = .string(account) }
             if o["stream"] == nil { o["stream"] = "web" }
-            guard let event = try? EventRecord.parse(object: o, fallbackID: "line-\(lineNumber)", fallbackTimestampMs: 0) else {
+            let event: EventRecord
+            do {
+                event = try EventRecord.parse(object: o, fallbackID: "line-\(lineNumber)", fallbackTimestampMs: 0)
+            } catch {
                 rejected += 1
-                CLIContext.eprint("line \(lineNumber): not an event (needs stream and a data object)")
+                CLIContext.eprint("line \(lineNumber): not an event: \(error)")
                 return
             }
             switch EventMapper.map(event, schema: schema, scratch: scratch) {

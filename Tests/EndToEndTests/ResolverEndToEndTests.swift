@@ -42,6 +42,25 @@ final class ResolverProcess: @unchecked Sendable {
 }
 
 @Suite struct ResolverEndToEndTests {
+    @Test func offlineResolve_reportsEachRejectedLineWithItsReason_andGoesOn() async throws {
+        let input = """
+        {"stream":"web","data":{"email":"Ada@X.com"}}
+        not json
+        {"stream":"web","ts":"yesterday","data":{"_uid":"c1"}}
+        [1,2]
+        {"stream":"web","data":[1]}
+        {"data":{"_uid":"c2"}}
+        """
+        let run = try await ChildProcess.run(BuildProducts.path("cdp"), ["resolve"], stdin: Data(input.utf8))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.split(separator: "\n").count == 2) // ada@x.com, and c2 on the default stream
+        for expected in ["line 2: invalid JSON: ", "line 3: not an event: \"ts\" must be epoch seconds/milliseconds or RFC 3339",
+                         "line 4: not a JSON object", "line 5: not an event: \"data\" must be an object",
+                         "6 events: 2 applied, 0 duplicates, 0 dropped by WHERE, 0 without identity, 4 rejected; 2 profiles"] {
+            #expect(run.stderr.contains(expected), "\(expected) in \(run.stderr)")
+        }
+    }
+
     @Test func postedEvents_becomeOneStitchedProfile_onCdpProfilesAndTheAPI() async throws {
         let broker = try await DevBrokerProcess.start()
         let collector = try await CollectorProcess.start(brokers: broker.bootstrap)
