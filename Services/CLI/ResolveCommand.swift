@@ -25,11 +25,19 @@ enum ResolveCommand {
         var schema = AccountSchema.defaultSchema()
         if let schemaPath {
             guard let data = FileManager.default.contents(atPath: schemaPath) else { throw CommandFailure(message: "cannot read \(schemaPath)", code: 66) }
+            let problem: String?
             do {
-                schema = try AccountSchema.parse(try JSONParser().parse(Array(data)))
+                let document = try JSONParser().parse(Array(data))
+                if case .object(let o) = document, let stray = AccountSchema.strictProblem(o) {
+                    problem = stray
+                } else {
+                    schema = try AccountSchema.parse(document)
+                    problem = nil
+                }
             } catch {
-                throw CommandFailure(message: "\(schemaPath): \(error)", code: 65)
+                problem = "\(error)"
             }
+            if let problem { throw CommandFailure(message: "\(schemaPath): \(problem)", code: 65) }
         }
         guard let input = eventsPath == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: eventsPath) else {
             throw CommandFailure(message: "cannot open \(eventsPath)", code: 66)

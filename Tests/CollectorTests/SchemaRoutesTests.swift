@@ -1,4 +1,5 @@
 import Collector
+import IdentityCore
 import Runtime
 import Testing
 
@@ -36,5 +37,37 @@ import Testing
         #expect(history.json["data"]?.arrayValue?.compactMap { $0["version"]?.stringValue } == ["2", "1"])
         #expect(await fx.call("GET", "/api/schema/1").json["data"]?["identity_keys"]?.arrayValue?.count == 2)
         #expect(await fx.call("GET", "/api/schema/9").status == 404)
+
+        // A member no part of the schema reads is a typo, refused with what the part has.
+        let typo = await fx.call("PUT", "/api/schema", body: String(schema.dropLast()) + #","max_identifier":5}"#)
+        #expect(typo.status == 400)
+        #expect(typo.json["message"] == "invalid schema: unknown member \"max_identifier\" (a schema has identity_keys, fields, max_identifiers, mappings)")
+        // What GET returns can be sent back as it is; its metadata is not stored with the schema.
+        let fetched = await fx.call("GET", "/api/schema")
+        let back = await fx.call("PUT", "/api/schema", body: fetched.json["data"]!.serialized())
+        #expect(back.status == 200 && back.json["data"]?["version"] == 3, "\(back.json)")
+        let stored = await fx.call("GET", "/api/schema/3").json["data"]?.objectValue ?? [:]
+        #expect(Set(stored.keys) == ["identity_keys", "mappings"])
+    }
+
+    @Test(arguments: [
+        (#"{"identity_keys":[{"field":"email","rank":1}],"mappings":"SELECT email FROM web"}"#, nil as String?),
+        (#"{"id":"current","aid":"a","version":3,"created":"x","updated":"y","updated_by":"admin","max_identifiers":9}"#, nil),
+        (#"{"fields":[{"name":"plan","kind":"string","merge_op":"latest","short_description":"Plan","long_description":"The plan."}]}"#, nil),
+        (#"{"identity_key":[]}"#, #"unknown member "identity_key" (a schema has identity_keys, fields, max_identifiers, mappings)"#),
+        (#"{"identity_keys":[{"field":"email","rank":1,"onfull":"reject"}]}"#,
+         #"identity_keys[0]: unknown member "onfull" (an identity key has field, rank, kind, capacity, on_full, ttl_days, blocked)"#),
+        (#"{"identity_keys":[7]}"#, "identity_keys[0] must be an object"),
+        (#"{"identity_keys":[{"field":"email","rank":1,"blocked":["x",1]}]}"#, "identity_keys[0].blocked must be a list of strings"),
+        (#"{"identity_keys":[{"field":"email","rank":1,"blocked":"x"}]}"#, "identity_keys[0].blocked must be a list of strings"),
+        (#"{"fields":{"plan":"string"}}"#, "fields must be a list"),
+        (#"{"fields":[{"name":"plan","kind":"string","mergeop":"latest"}]}"#,
+         #"fields[0]: unknown member "mergeop" (a field has name, kind, merge_op, short_description, long_description)"#),
+        (#"{"fields":[{"name":"plan","kind":"string","short_description":5}]}"#, "fields[0].short_description must be a string"),
+        (#"{"mappings":["SELECT a FROM b"]}"#, "mappings must be LQL text (a string)"),
+    ])
+    func strictSchemaDocuments(document: String, problem: String?) throws {
+        let o = try JSONParser().parse(document).objectValue ?? [:]
+        #expect(AccountSchema.strictProblem(o) == problem)
     }
 }
