@@ -97,8 +97,11 @@ extension CollectorApp {
             }
             o["aid"] = .string(account)
             if o["stream"] == nil { o["stream"] = "web" }
-            guard let event = try? EventRecord.parse(JSONValue.object(o).serializedBytes(), fallbackID: "sample-\(i)", fallbackTimestampMs: 0) else {
-                problems.append(["index": .int(Int64(i)), "reason": "needs stream and a data object"])
+            let event: EventRecord
+            do throws(EventRecord.ParseError) {
+                event = try EventRecord.parse(object: o, fallbackID: "sample-\(i)", fallbackTimestampMs: 0)
+            } catch {
+                problems.append(["index": .int(Int64(i)), "reason": .string("not an event: \(error)")])
                 continue
             }
             switch EventMapper.map(event, schema: schema) {

@@ -19,7 +19,10 @@ import Testing
         #expect(dry.status == 200)
         #expect(dry.json["data"]?["profiles"]?.arrayValue?.count == 1)
         #expect(dry.json["data"]?["profiles"]?.arrayValue?.first?["fields"]?["plan"] == "team")
-        #expect(dry.json["data"]?["problems"]?.arrayValue?.count == 1)
+        #expect(dry.json["data"]?["problems"] == [["index": 2, "reason": "not an object"]])
+        let badSamples = await fx.call("PUT", "/api/schema?dryrun=true", body: #"{"events":[{"stream":"web","ts":"yesterday","data":{"email":"a@b.com"}},{"data":[1]}]}"#)
+        #expect(badSamples.json["data"]?["problems"] == [["index": 0, "reason": "not an event: \"ts\" must be epoch seconds/milliseconds or RFC 3339"],
+                                                         ["index": 1, "reason": "not an event: \"data\" must be an object"]])
         #expect(await fx.call("GET", "/api/schema/history").json["data"]?.arrayValue?.isEmpty == true)
         // A dry run asked for in a form the API does not read is refused, not taken as "publish".
         let misspelt = await fx.call("PUT", "/api/schema?dryrun=yes", body: schema)
