@@ -1,4 +1,5 @@
 import HTTP
+import Model
 import Pipeline
 import QL
 import Runtime
@@ -27,6 +28,7 @@ extension SegmenterApp {
             case .failure(let f): return f.response
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
+                guard isAudience(id, account: p.account) else { return Self.noAudience(id, account: p.account) }
                 let size = states.withLock { Self.shares($0, p.account).reduce(0) { $0 + $1.memberships.size(of: id) } }
                 return .json(200, data: ["segment": .string(id), "size": .int(Int64(size))])
             }
@@ -36,6 +38,7 @@ extension SegmenterApp {
             case .failure(let f): return f.response
             case .success(let p):
                 let id = request[parameter: "id"] ?? ""
+                guard isAudience(id, account: p.account) else { return Self.noAudience(id, account: p.account) }
                 let limit: Int
                 do throws(QueryParameterError) { limit = try request.integer("limit", default: 100, in: 1...1000) } catch { return error.response }
                 let cursor = request.query("cursor") ?? ""
@@ -120,6 +123,16 @@ extension SegmenterApp {
     }
 
     /// An account's shares of this instance's partitions, in partition order.
+    /// Whether `id` names one of the account's audiences: a saved one or a built-in. (A size or
+    /// member list of anything else would be an empty answer to a mistyped id.)
+    func isAudience(_ id: String, account: String) -> Bool {
+        AudienceSet.builtIns.contains { $0.slug == id } || view.read { $0.document(ConfigKey(account: account, kind: "segment", id: id)) } != nil
+    }
+
+    static func noAudience(_ id: String, account: String) -> HTTPResponse {
+        .error(404, "no audience '\(id)' in account '\(account)'")
+    }
+
     static func shares(_ all: [StateKey: AccountSegments], _ account: String) -> [AccountSegments] {
         all.filter { $0.key.account == account }.sorted { $0.key.partition < $1.key.partition }.map(\.value)
     }

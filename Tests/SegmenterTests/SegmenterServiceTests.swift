@@ -107,6 +107,13 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
                                                          headers: HTTPHeaders([("Authorization", segToken)])))
         #expect(badLimit.status == 400)
         #expect(try JSONParser().parse(badLimit.body)["message"] == "limit must be a whole number from 1 to 1000, not '1001'")
+        // An id that names no audience is not an empty one.
+        for path in ["/api/segment/s2/size?aid=acme", "/api/segment/s2/members?aid=acme"] {
+            let unknown = await b.router.handle(HTTPRequest(method: "GET", target: path, headers: HTTPHeaders([("Authorization", segToken)])))
+            #expect(unknown.status == 404)
+            #expect(try JSONParser().parse(unknown.body)["message"] == "no audience 's2' in account 'acme'")
+        }
+        #expect(try await api("/api/segment/all_users/size?aid=acme")?["size"] == 12)
         for id in ids { _ = try await producer.send(profileRecord(id, version: 3, fields: ["country": "FR"])) }
         try await wait { count("exit s1") == 12 }
         try await Task.sleep(for: .milliseconds(300))
