@@ -30,7 +30,7 @@ extension CollectorApp {
                 let samples = body.removeValue(forKey: "events")
                 if let problem = AccountSchema.strictProblem(body) { return .error(400, "invalid schema: \(problem)") }
                 // A document fetched with GET comes back with its metadata: not part of the schema.
-                body = body.filter { !AccountSchema.metadataMembers.contains($0.key) }
+                body = body.filter { !DocumentMembers.metadata.contains($0.key) }
                 let schema: AccountSchema
                 do throws(AccountSchema.ValidationError) {
                     schema = try AccountSchema.parse(.object(body))

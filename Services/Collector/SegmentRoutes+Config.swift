@@ -71,8 +71,20 @@ extension CollectorApp {
         }
     }
 
+    /// The members an audience document is made of.
+    static let segmentMembers = ["id", "name", "slug", "description", "filterql", "rules", "api_accessible"]
+
     static func validateSegment(_ body: [String: JSONValue], account: String, id: String, state: ConfigState) -> Result<[String: JSONValue], ConfigValidationError> {
-        var out = body
+        if let problem = DocumentMembers.stray(body, known: segmentMembers, what: "an audience", allowingMetadata: true) {
+            return .failure(ConfigValidationError(problem))
+        }
+        var out = body.filter { !DocumentMembers.metadata.contains($0.key) || $0.key == "id" }
+        if let accessible = body["api_accessible"], accessible != .null, accessible.boolValue == nil {
+            return .failure(ConfigValidationError("\"api_accessible\" must be true or false"))
+        }
+        if let description = body["description"], description != .null, description.stringValue == nil {
+            return .failure(ConfigValidationError("\"description\" must be a string"))
+        }
         guard let slug = body["slug"]?.stringValue, Identifier.documentProblem(slug) == nil else {
             return .failure(ConfigValidationError("\"slug\" is required: letters, digits, '_', '.', '-'"))
         }

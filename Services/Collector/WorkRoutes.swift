@@ -56,8 +56,22 @@ extension CollectorApp {
     }
 
     /// Checks a job: its own settings, then that its audiences and fields exist in the account.
+    /// The members an export job document is made of (`generation` belongs to the exporter's
+    /// restart control), and those of each kind of destination (`secret_set` is how a read
+    /// document shows that a secret is kept).
+    static let jobMembers = ["id", "type", "name", "segments", "exclude_segment", "fields", "trigger_fields", "existing_users", "keep_updated",
+                             "paused", "batch", "destination", "alert_url", "retry_budget_s", "generation"]
+    static let destinationMembers = ["webhook": ["url", "secret", "headers", "secret_set"], "file": ["dir", "format"]]
+
     static func validateJob(_ body: [String: JSONValue], account: String, id: String, state: ConfigState) -> Result<[String: JSONValue], ConfigValidationError> {
-        var out = body
+        if let problem = DocumentMembers.stray(body, known: jobMembers, what: "an export job", allowingMetadata: true) {
+            return .failure(ConfigValidationError(problem))
+        }
+        if case .object(let d)? = body["destination"], let type = body["type"]?.stringValue, let known = destinationMembers[type],
+           let problem = DocumentMembers.stray(d, known: known, at: "destination: ", what: "a \(type) destination") {
+            return .failure(ConfigValidationError(problem))
+        }
+        var out = body.filter { !DocumentMembers.metadata.contains($0.key) || $0.key == "id" }
         let current = state.document(ConfigKey(account: account, kind: "job", id: id))
         // The generation belongs to the exporter's restart control; the secret is kept when a
         // client sends back the document it read (which does not show it).

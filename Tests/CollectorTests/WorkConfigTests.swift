@@ -5,6 +5,31 @@ import Testing
 @Suite struct WorkConfigTests {
     static let hook = #"{"id":"crm","type":"webhook","name":"CRM","segments":["VIP"],"fields":["plan"],"exclude_segment":"no_marketing","destination":{"url":"https://hooks.example.com/cdp","secret":"0123456789abcdef0123"}}"#
 
+    /// Members nothing reads are refused — a typo must not silently mean the default (an
+    /// unsigned webhook for a misspelt secret) — and so are audience settings of the wrong type.
+    @Test(arguments: [
+        ("/api/work", #"{"type":"webhook","name":"x","segments":["vip"],"destination":{"url":"https://h.example.com/x"},"pasued":true}"#,
+         #"unknown member "pasued" (an export job has id, type, name, segments, exclude_segment, fields, trigger_fields, existing_users, keep_updated, paused, batch, destination, alert_url, retry_budget_s, generation)"#),
+        ("/api/work", #"{"type":"webhook","name":"x","segments":["vip"],"destination":{"url":"https://h.example.com/x","secrett":"0123456789abcdef0123"}}"#,
+         #"destination: unknown member "secrett" (a webhook destination has url, secret, headers, secret_set)"#),
+        ("/api/work", #"{"type":"file","name":"x","segments":["vip"],"destination":{"dir":"/tmp/x","url":"https://h.example.com/x"}}"#,
+         #"destination: unknown member "url" (a file destination has dir, format)"#),
+        ("/api/segment", #"{"name":"VIP","slug":"vip2","filterql":"FILTER *","api_accesible":true}"#,
+         #"unknown member "api_accesible" (an audience has id, name, slug, description, filterql, rules, api_accessible)"#),
+        ("/api/segment", #"{"name":"VIP","slug":"vip2","filterql":"FILTER *","api_accessible":"yes"}"#, #""api_accessible" must be true or false"#),
+        ("/api/segment", #"{"name":"VIP","slug":"vip2","filterql":"FILTER *","description":7}"#, #""description" must be a string"#),
+    ])
+    func strayMembers_areRefused(path: String, body: String, message: String) async throws {
+        let fx = try await CollectorFixture()
+        #expect(await fx.call("POST", "/api/segment", body: #"{"id":"s1","name":"VIP","slug":"vip","filterql":"FILTER *"}"#).status == 201)
+        let r = await fx.call("POST", path, body: body)
+        #expect(r.status == 400)
+        #expect(r.json["message"]?.stringValue == message)
+        // An audience read back with its metadata can be saved again as it is.
+        let read = await fx.call("GET", "/api/segment/s1")
+        #expect(await fx.call("PUT", "/api/segment/s1", body: read.json["data"]!.serialized()).status == 200)
+    }
+
     @Test func createValidateControlAndProtectAudiences() async throws {
         let fx = try await CollectorFixture()
         #expect(await fx.call("POST", "/api/segment", body: #"{"id":"s1","name":"VIP","slug":"vip","filterql":"FILTER *"}"#).status == 201)

@@ -1,3 +1,4 @@
+import Model
 import QL
 import Runtime
 
@@ -155,22 +156,18 @@ extension Profile {
 extension AccountSchema {
     /// The members a schema document is made of.
     public static let documentMembers = ["identity_keys", "fields", "max_identifiers", "mappings"]
-    /// What `GET /api/schema` adds around them (read-only: dropped when a document comes back).
-    public static let metadataMembers: Set<String> = ["id", "aid", "version", "created", "updated", "updated_by"]
     static let identityKeyMembers = ["field", "rank", "kind", "capacity", "on_full", "ttl_days", "blocked"]
     static let fieldMembers = ["name", "kind", "merge_op", "short_description", "long_description"]
 
     /// Why a schema document sent to be saved is not one, beyond what `parse` checks: a member no
-    /// part of the schema reads (a typo — `max_identifier` — would otherwise silently mean the
-    /// default), or a description or blocked value that is not text. Stored documents are read
-    /// by `parse` alone, so one saved before this check still loads. Metadata members are allowed
-    /// (a document fetched with GET can be sent back as it is).
+    /// part of the schema reads (`DocumentMembers`), or a description or blocked value that is not
+    /// text. Stored documents are read by `parse` alone, so one saved before this check still
+    /// loads. Metadata members are allowed (a document fetched with GET can be sent back as it is).
     public static func strictProblem(_ o: [String: JSONValue]) -> String? {
         func stray(_ object: [String: JSONValue], _ known: [String], _ at: String, _ what: String) -> String? {
-            guard let name = object.keys.sorted().first(where: { !known.contains($0) }) else { return nil }
-            return "\(at)unknown member \"\(name)\" (\(what) has \(known.joined(separator: ", ")))"
+            DocumentMembers.stray(object, known: known, at: at, what: what)
         }
-        if let problem = stray(o.filter { !metadataMembers.contains($0.key) }, documentMembers, "", "a schema") { return problem }
+        if let problem = DocumentMembers.stray(o, known: documentMembers, what: "a schema", allowingMetadata: true) { return problem }
         for (i, item) in (o["identity_keys"]?.arrayValue ?? []).enumerated() {
             guard case .object(let key) = item else { return "identity_keys[\(i)] must be an object" }
             if let problem = stray(key, identityKeyMembers, "identity_keys[\(i)]: ", "an identity key") { return problem }
