@@ -16,12 +16,18 @@ extension ResolverApp {
                 let field = request[parameter: "field"] ?? "", value = request[parameter: "value"] ?? ""
                 // The value as given, or as the account's mappings store it (`Ada@X.com` finds
                 // what `email()` stored as `ada@x.com`).
-                let forms = schema(for: principal.account).identityForms(of: value, field: field)
+                let schema = schema(for: principal.account)
+                let forms = schema.identityForms(of: value, field: field)
                 let found = state.withAccount(principal.account) { s -> Profile? in
                     for form in forms { if let p = s.graphs[principal.account]?.profile(for: Identifier(field, form)) { return p } }
                     return nil
                 }
-                guard let profile = found else { return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'") }
+                guard let profile = found else {
+                    // Not found because the field identifies nobody: say so, with the keys that do.
+                    let keys = schema.identity.keys.map(\.field)
+                    let hint = keys.contains(field) ? "" : " (\(field) is not an identity key; the account's are \(keys.joined(separator: ", ")))"
+                    return .error(404, "no profile with \(field) = \(value) in account '\(principal.account)'\(hint)")
+                }
                 var json = profile.json(account: principal.account)
                 // The profile's audiences by slug (only API-accessible ones unless the key may administer the account).
                 if case .object(var o) = json {

@@ -115,6 +115,9 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(explain?["urls"]?["event_time"] == "1970-01-01T00:16:40.000Z") // ts 1000 reads as epoch seconds
         let missing = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/nobody@x.com", headers: HTTPHeaders([("Authorization", resolverToken)])))
         #expect(missing.status == 404)
+        let notAKey = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/phone/123?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))
+        #expect(notAKey.status == 404)
+        #expect(try JSONParser().parse(notAKey.body)["message"] == "no profile with phone = 123 in account 'acme' (phone is not an identity key; the account's are user_id, email, _uid)")
         let stats = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/identity/stats?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))
         #expect(try JSONParser().parse(stats.body)["data"]?["keys"]?["_uid"]?["merges"] == 2)
         // Options in a form the API does not read are refused with the reason, not ignored.
