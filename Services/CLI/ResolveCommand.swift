@@ -11,9 +11,10 @@ enum ResolveCommand {
 
     Runs the identity rules and mappings offline on NDJSON events (records as on cdp.events, or
     plain objects with "stream" (default "web"), "ts", "data") and prints the resulting profiles
-    as NDJSON, then a summary on stderr; lines that are not events are reported with the reason. Without --schema the default web schema applies. With --changes it
-    prints, after each event, the records the resolver would publish on cdp.profiles (changed
-    profiles and the deleted records of merged ones) instead of the final profiles.
+    as NDJSON, then a summary on stderr; lines that are not events are reported with the reason.
+    Without --schema the default web schema applies. With --changes it prints, after each event,
+    the records the resolver would publish on cdp.profiles (changed profiles and the deleted
+    records of merged ones) instead of the final profiles.
     """
 
     static func run(_ context: inout CLIContext) async throws {

@@ -55,7 +55,6 @@ extension CollectorApp {
         return .error(409, "the job kept changing; try again")
     }
 
-    /// Checks a job: its own settings, then that its audiences and fields exist in the account.
     /// The members an export job document is made of (`generation` belongs to the exporter's
     /// restart control), and those of each kind of destination (`secret_set` is how a read
     /// document shows that a secret is kept).
@@ -63,6 +62,8 @@ extension CollectorApp {
                              "paused", "batch", "destination", "alert_url", "retry_budget_s", "generation"]
     static let destinationMembers = ["webhook": ["url", "secret", "headers", "secret_set"], "file": ["dir", "format"]]
 
+    /// Checks a job: its members, its own settings, then that its audiences and fields exist in
+    /// the account.
     static func validateJob(_ body: [String: JSONValue], account: String, id: String, state: ConfigState) -> Result<[String: JSONValue], ConfigValidationError> {
         if let problem = DocumentMembers.stray(body, known: jobMembers, what: "an export job", allowingMetadata: true) {
             return .failure(ConfigValidationError(problem))

@@ -122,7 +122,6 @@ extension SegmenterApp {
         return router
     }
 
-    /// An account's shares of this instance's partitions, in partition order.
     /// Whether `id` names one of the account's audiences: a saved one or a built-in. (A size or
     /// member list of anything else would be an empty answer to a mistyped id.)
     func isAudience(_ id: String, account: String) -> Bool {
@@ -133,6 +132,7 @@ extension SegmenterApp {
         .error(404, "no audience '\(id)' in account '\(account)'")
     }
 
+    /// An account's shares of this instance's partitions, in partition order.
     static func shares(_ all: [StateKey: AccountSegments], _ account: String) -> [AccountSegments] {
         all.filter { $0.key.account == account }.sorted { $0.key.partition < $1.key.partition }.map(\.value)
     }

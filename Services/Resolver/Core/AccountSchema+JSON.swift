@@ -164,13 +164,10 @@ extension AccountSchema {
     /// text. Stored documents are read by `parse` alone, so one saved before this check still
     /// loads. Metadata members are allowed (a document fetched with GET can be sent back as it is).
     public static func strictProblem(_ o: [String: JSONValue]) -> String? {
-        func stray(_ object: [String: JSONValue], _ known: [String], _ at: String, _ what: String) -> String? {
-            DocumentMembers.stray(object, known: known, at: at, what: what)
-        }
         if let problem = DocumentMembers.stray(o, known: documentMembers, what: "a schema", allowingMetadata: true) { return problem }
         for (i, item) in (o["identity_keys"]?.arrayValue ?? []).enumerated() {
             guard case .object(let key) = item else { return "identity_keys[\(i)] must be an object" }
-            if let problem = stray(key, identityKeyMembers, "identity_keys[\(i)]: ", "an identity key") { return problem }
+            if let problem = DocumentMembers.stray(key, known: identityKeyMembers, at: "identity_keys[\(i)]: ", what: "an identity key") { return problem }
             if let blocked = key["blocked"], blocked.arrayValue?.allSatisfy({ $0.stringValue != nil }) != true {
                 return "identity_keys[\(i)].blocked must be a list of strings"
             }
@@ -178,7 +175,7 @@ extension AccountSchema {
         if let fields = o["fields"], fields.arrayValue == nil { return "fields must be a list" }
         for (i, item) in (o["fields"]?.arrayValue ?? []).enumerated() {
             guard case .object(let field) = item else { return "fields[\(i)] must be an object" }
-            if let problem = stray(field, fieldMembers, "fields[\(i)]: ", "a field") { return problem }
+            if let problem = DocumentMembers.stray(field, known: fieldMembers, at: "fields[\(i)]: ", what: "a field") { return problem }
             for name in ["short_description", "long_description"] {
                 if let text = field[name], text.stringValue == nil { return "fields[\(i)].\(name) must be a string" }
             }

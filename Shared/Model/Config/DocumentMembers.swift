@@ -9,8 +9,9 @@ public enum DocumentMembers {
     /// document fetched with GET can be sent back as it is).
     public static let metadata: Set<String> = ["id", "aid", "version", "created", "updated", "updated_by"]
 
-    /// The first member of `object` (in name order) that is neither in `known` nor metadata, as
-    /// a message: `<at>unknown member "x" (<what> has a, b, c)`; nil if there is none.
+    /// The first member of `object` (in name order) that is not in `known` (nor metadata, with
+    /// `allowingMetadata`), as a message: `<at>unknown member "x" (<what> has a, b, c)`; nil if
+    /// there is none.
     public static func stray(_ object: [String: JSONValue], known: [String], at: String = "", what: String, allowingMetadata: Bool = false) -> String? {
         guard let name = object.keys.sorted().first(where: { !known.contains($0) && !(allowingMetadata && metadata.contains($0)) }) else { return nil }
         return "\(at)unknown member \"\(name)\" (\(what) has \(known.joined(separator: ", ")))"
