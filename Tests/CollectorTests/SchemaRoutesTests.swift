@@ -68,6 +68,12 @@ import Testing
          #"fields[0]: unknown member "mergeop" (a field has name, kind, merge_op, short_description, long_description)"#),
         (#"{"fields":[{"name":"plan","kind":"string","short_description":5}]}"#, "fields[0].short_description must be a string"),
         (#"{"mappings":["SELECT a FROM b"]}"#, "mappings must be LQL text (a string)"),
+        (#"{"identity_keys":[{"field":"email","rank":1,"ttl_days":"30"}]}"#, "identity_keys[0].ttl_days must be a whole number"),
+        (#"{"identity_keys":[{"field":"email","rank":1,"ttl_days":null,"capacity":1}]}"#, nil),
+        (#"{"identity_keys":[{"field":"email","rank":1,"kind":"set","capacity":"5"}]}"#, "identity_keys[0].capacity must be a whole number"),
+        (#"{"identity_keys":[{"field":"email","rank":1,"kind":1}]}"#, "identity_keys[0].kind must be a string"),
+        (#"{"fields":[{"name":"plan","kind":"string","merge_op":true}]}"#, "fields[0].merge_op must be a string"),
+        (#"{"max_identifiers":"50"}"#, "max_identifiers must be a whole number"),
     ])
     func strictSchemaDocuments(document: String, problem: String?) throws {
         let o = try JSONParser().parse(document).objectValue ?? [:]

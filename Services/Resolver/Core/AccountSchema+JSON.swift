@@ -160,14 +160,21 @@ extension AccountSchema {
     static let fieldMembers = ["name", "kind", "merge_op", "short_description", "long_description"]
 
     /// Why a schema document sent to be saved is not one, beyond what `parse` checks: a member no
-    /// part of the schema reads (`DocumentMembers`), or a description or blocked value that is not
-    /// text. Stored documents are read by `parse` alone, so one saved before this check still
+    /// part of the schema reads (`DocumentMembers`), or a member of the wrong type (which `parse`
+    /// would take as absent: `"ttl_days":"30"` would mean no TTL). Stored documents are read by `parse` alone, so one saved before this check still
     /// loads. Metadata members are allowed (a document fetched with GET can be sent back as it is).
     public static func strictProblem(_ o: [String: JSONValue]) -> String? {
         if let problem = DocumentMembers.stray(o, known: documentMembers, what: "a schema", allowingMetadata: true) { return problem }
         for (i, item) in (o["identity_keys"]?.arrayValue ?? []).enumerated() {
             guard case .object(let key) = item else { return "identity_keys[\(i)] must be an object" }
             if let problem = DocumentMembers.stray(key, known: identityKeyMembers, at: "identity_keys[\(i)]: ", what: "an identity key") { return problem }
+            // A value of the wrong type would otherwise read as absent (the default).
+            for name in ["kind", "on_full"] where key[name] != nil && key[name]?.stringValue == nil {
+                return "identity_keys[\(i)].\(name) must be a string"
+            }
+            for name in ["capacity", "ttl_days"] where key[name] != nil && key[name] != .null && key[name]?.intValue == nil {
+                return "identity_keys[\(i)].\(name) must be a whole number"
+            }
             if let blocked = key["blocked"], blocked.arrayValue?.allSatisfy({ $0.stringValue != nil }) != true {
                 return "identity_keys[\(i)].blocked must be a list of strings"
             }
@@ -176,10 +183,11 @@ extension AccountSchema {
         for (i, item) in (o["fields"]?.arrayValue ?? []).enumerated() {
             guard case .object(let field) = item else { return "fields[\(i)] must be an object" }
             if let problem = DocumentMembers.stray(field, known: fieldMembers, at: "fields[\(i)]: ", what: "a field") { return problem }
-            for name in ["short_description", "long_description"] {
+            for name in ["name", "kind", "merge_op", "short_description", "long_description"] {
                 if let text = field[name], text.stringValue == nil { return "fields[\(i)].\(name) must be a string" }
             }
         }
+        if let max = o["max_identifiers"], max.intValue == nil { return "max_identifiers must be a whole number" }
         if let mappings = o["mappings"], mappings.stringValue == nil { return "mappings must be LQL text (a string)" }
         return nil
     }
