@@ -94,15 +94,17 @@ public final class ResolverApp: Sendable {
     /// The metrics in the Prometheus text format (tests, diagnostics).
     public var metricsText: String { metrics.render() }
 
-    /// The schema of an account: its current `schema` document, else the default web schema.
+    /// The schema of an account (`AccountSchema.inEffect`: its current `schema` document, else
+    /// the default web schema; an invalid one is reported and its newest valid version used).
     func schema(for account: String) -> AccountSchema {
         let doc = view.read { $0.document(ConfigKey(account: account, kind: "schema", id: "current")) }
         let version = doc?.version ?? 0
         // Parsed once per schema version, not once per batch.
         if let cached = schemas.withLock({ $0[account] }), cached.version == version { return cached.schema }
-        let parsed = doc.flatMap { try? AccountSchema.parse(.object($0.body)) } ?? AccountSchema.defaultSchema()
-        schemas.withLock { $0[account] = (version, parsed) }
-        return parsed
+        let (schema, problem) = AccountSchema.inEffect(current: doc, history: doc == nil ? [] : view.read { $0.documents(account: account, kind: "schemaversion") })
+        if let problem { logger.error(problem) }
+        schemas.withLock { $0[account] = (version, schema) }
+        return schema
     }
 }
 

@@ -192,3 +192,23 @@ extension AccountSchema {
         return nil
     }
 }
+
+extension AccountSchema {
+    /// The schema an account's events are mapped with: its current `schema` document; if that
+    /// does not parse (it reached `cdp.config` past the API's checks), the newest version of its
+    /// history (`schemaversion` documents) that does, else the default web schema — with the
+    /// reason, for the operator. A function of the config state, as the mapping must be.
+    public static func inEffect(current: ConfigDocument?, history: [ConfigDocument]) -> (schema: AccountSchema, problem: String?) {
+        guard let current else { return (defaultSchema(), nil) }
+        let problem: String
+        do throws(ValidationError) {
+            return (try parse(.object(current.body)), nil)
+        } catch {
+            problem = "schema version \(current.version) of account '\(current.key.account)' is invalid (\(error))"
+        }
+        for doc in history.sorted(by: { (Int($0.key.id) ?? 0) > (Int($1.key.id) ?? 0) }) {
+            if let schema = try? parse(.object(doc.body)) { return (schema, "\(problem); using version \(doc.key.id)") }
+        }
+        return (defaultSchema(), "\(problem); using the default schema")
+    }
+}
