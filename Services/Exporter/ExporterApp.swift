@@ -70,6 +70,8 @@ public final class ExporterApp: Sendable {
     let lanes = Locked<[ExportsState.LaneKey: Lane]>([:])
     let monitors = Locked<[String: JobMonitor]>([:])
     let httpClients = Locked<[String: HTTPClient]>([:])
+    /// Job documents (`<aid>/<id>@<version>`) already reported as not parsing.
+    let invalidJobsReported = Locked<Set<String>>([])
     /// Per job, the last alert on its way: each alert is sent after the one before it, so a
     /// channel never shows "recovered" before the "is failing" it answers.
     let alertChains = Locked<[String: Task<Void, Never>]>([:])
@@ -119,13 +121,24 @@ public final class ExporterApp: Sendable {
 
     /// Every job of every account, parsed (documents that no longer parse are skipped, logged once).
     func jobs() -> [ExportJob] {
-        view.read { $0.documents(kind: "job") }.compactMap { doc in
-            try? ExportJob.parse(doc.body, id: doc.key.id, account: doc.key.account)
-        }
+        view.read { $0.documents(kind: "job") }.compactMap(parsedJob)
     }
 
     func job(account: String, id: String) -> ExportJob? {
-        view.read { $0.document(ConfigKey(account: account, kind: "job", id: id)) }.flatMap { try? ExportJob.parse($0.body, id: id, account: account) }
+        view.read { $0.document(ConfigKey(account: account, kind: "job", id: id)) }.flatMap(parsedJob)
+    }
+
+    /// A job document as a job; one that does not parse (written onto cdp.config past the
+    /// collector's checks) does not run, and says why once per version.
+    func parsedJob(_ doc: ConfigDocument) -> ExportJob? {
+        do throws(JobError) {
+            return try ExportJob.parse(doc.body, id: doc.key.id, account: doc.key.account)
+        } catch {
+            if invalidJobsReported.withLock({ $0.insert("\(doc.key.account)/\(doc.key.id)@\(doc.version)").inserted }) {
+                logger.error("export job document is invalid; the job does not run", ["job": "\(doc.key.account)/\(doc.key.id)", "version": String(doc.version), "error": error.message])
+            }
+            return nil
+        }
     }
 
     /// Audience id → slug for an account (built-ins have their slug as id).

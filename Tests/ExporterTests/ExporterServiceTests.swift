@@ -124,6 +124,9 @@ final class ExporterHarness: @unchecked Sendable {
         producer = try self.log.makeProducer(ProducerOptions())
     }
 
+    /// What the exporter logged (errors).
+    let logLines = MemorySink()
+
     func start(retry: RetryPolicy = RetryPolicy(baseMs: 20, maxMs: 200), dataDirectory: String? = nil, profileWaitMs: Int64 = 1000) {
         var settings = ExporterSettings()
         settings.profileWaitMs = profileWaitMs
@@ -131,7 +134,7 @@ final class ExporterHarness: @unchecked Sendable {
         settings.adminToken = exportToken
         settings.retry = retry
         settings.checkpointIdleMs = 100
-        app = try! ExporterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: MemorySink()), metrics: MetricsRegistry())
+        app = try! ExporterApp(client: log, settings: settings, logger: Logger(label: "t", level: .error, sink: logLines), metrics: MetricsRegistry())
         tasks = app.services.map { s in Task { try await s.run() } }
     }
 
@@ -178,6 +181,20 @@ func eventually(timeoutMs: Int = 15_000, sourceLocation: SourceLocation = #_sour
 }
 
 @Suite(.serialized) struct ExporterServiceTests {
+    @Test func anInvalidJobDocument_doesNotRun_andSaysWhyOncePerVersion() async throws {
+        let h = try await ExporterHarness()
+        // Written onto cdp.config past the collector's checks: no destination URL.
+        try await h.send([exportJobRecord("broken", ["type": "webhook", "name": "broken", "segments": ["vip"], "destination": [:]])])
+        h.start()
+        defer { Task { await h.stop() } }
+        try await eventually { h.app.view.read { $0.documents(kind: "job") }.count == 1 }
+        for _ in 0..<3 { #expect(h.app.job(account: "acme", id: "broken") == nil) }
+        #expect(await h.get("/api/work") == [])
+        let reports = h.logLines.lines.filter { $0.contains("export job document is invalid") }
+        #expect(reports.count == 1)
+        #expect(reports.first?.contains(#""job":"acme/broken""#) == true && reports.first?.contains("destination.url") == true, "\(reports)")
+    }
+
     @Test func webhooksAreSignedBatchedAndInOrderPerProfile() async throws {
         let receiver = try Receiver()
         defer { receiver.stop() }
