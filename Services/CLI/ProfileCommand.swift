@@ -19,10 +19,16 @@ enum ProfileCommand {
         guard args.count == 3, args[0] == "get" else { throw UsageError(message: "expected: get FIELD VALUE") }
         var query: [String] = []
         if explain { query.append("explain=true") }
-        if let fields { query.append("fields=\(fields)") }
-        if let aid { query.append("aid=\(aid)") }
-        let value = args[2].addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? args[2]
+        if let fields { query.append("fields=\(Self.encoded(fields, .urlQueryAllowed))") }
+        if let aid { query.append("aid=\(Self.encoded(aid, .urlQueryAllowed))") }
+        let path = "/api/entity/user/\(Self.encoded(args[1], .urlPathAllowed))/\(Self.encoded(args[2], .urlPathAllowed))"
         let api = APIClient(base: url, token: token)
-        try await api.printData("GET", "/api/entity/user/\(args[1])/\(value)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+        try await api.printData("GET", path + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    }
+
+    /// `text` percent-encoded as one path segment or query value: besides what `allowed` leaves
+    /// out, `/` (a value may hold one: `org/42`), `&`, `=`, `+`, `?` and `#` are encoded.
+    static func encoded(_ text: String, _ allowed: CharacterSet) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: allowed.subtracting(CharacterSet(charactersIn: "/&=+?#"))) ?? text
     }
 }

@@ -7,6 +7,9 @@ public struct HTTPRequest: Sendable {
     public var target: String
     /// The decoded path without the query.
     public var path: String
+    /// The path's segments, each decoded on its own: an encoded `/` (`%2F`) stays inside its
+    /// segment, so a path parameter can hold any value (`/api/entity/user/user_id/org%2F42`).
+    public var pathSegments: [String]
     /// Query parameters in order (decoded; `+` is a space).
     public var queryItems: [(name: String, value: String)]
     public var headers: HTTPHeaders
@@ -22,6 +25,7 @@ public struct HTTPRequest: Sendable {
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let rawPath = String(parts[0])
         self.path = rawPath.contains("%") ? (rawPath.removingPercentEncoding ?? rawPath) : rawPath
+        self.pathSegments = Self.segments(ofRawPath: rawPath)
         self.queryItems = parts.count > 1 ? Self.parseQuery(String(parts[1])) : []
     }
 
@@ -31,6 +35,14 @@ public struct HTTPRequest: Sendable {
     }
 
     public subscript(parameter name: String) -> String? { pathParameters[name] }
+
+    /// The non-empty segments of a path as sent, each percent-decoded (kept as sent if it is not
+    /// valid percent-encoding).
+    static func segments(ofRawPath rawPath: String) -> [String] {
+        rawPath.split(separator: "/", omittingEmptySubsequences: true).map { part in
+            part.contains("%") ? (part.removingPercentEncoding ?? String(part)) : String(part)
+        }
+    }
 
     static func parseQuery(_ query: String) -> [(name: String, value: String)] {
         query.split(separator: "&", omittingEmptySubsequences: true).map { pair in

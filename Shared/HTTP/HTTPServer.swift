@@ -204,7 +204,7 @@ public final class HTTPServer: Service {
             buffer.consume(headLength)
 
             // 2. Streaming routes read the body themselves.
-            if case .found(.streaming(let handler), let parameters, let pattern) = router.match(method: head.method, path: HTTPRequest(method: head.method, target: head.target).path) {
+            if case .found(.streaming(let handler), let parameters, let pattern) = router.match(method: head.method, segments: HTTPRequest(method: head.method, target: head.target).pathSegments) {
                 var request = HTTPRequest(method: head.method, target: head.target, headers: head.headers)
                 request.pathParameters = parameters
                 if head.expectsContinue, head.framing != .none {

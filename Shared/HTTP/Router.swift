@@ -63,9 +63,9 @@ public struct Router: Sendable {
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add("DELETE", pattern, handler) }
 
     /// Literal segments win over parameters when several routes match (routes are tried in
-    /// order of specificity, then registration).
-    public func match(method: String, path: String) -> Match {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    /// order of specificity, then registration). `segments` are the request's path segments,
+    /// each decoded (`HTTPRequest.pathSegments`).
+    public func match(method: String, segments parts: [String]) -> Match {
         var allowed: [String] = []
         var best: (route: Route, params: [String: String], score: Int)?
         for route in routes {
@@ -111,7 +111,7 @@ public struct Router: Sendable {
     /// The response and the matched pattern (for metrics; "unmatched" when none). A streaming
     /// route gets the buffered body as a one-chunk stream.
     public func route(_ request: HTTPRequest) async -> (response: HTTPResponse, pattern: String) {
-        switch match(method: request.method, path: request.path) {
+        switch match(method: request.method, segments: request.pathSegments) {
         case .found(let handler, let parameters, let pattern):
             var request = request
             request.pathParameters = parameters

@@ -131,6 +131,11 @@ func head(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPHeadParser.R
         ("GET", "/nope", 404, nil),
         ("GET", "/files/a/b/c.txt", 200, "a/b/c.txt"),
         ("GET", "/api/segment/caf%C3%A9", 200, "one café"),
+        // An encoded slash stays inside its segment: a parameter can hold any value.
+        ("GET", "/api/segment/org%2F42", 200, "one org/42"),
+        ("GET", "/api/segment/org/42", 404, nil),
+        ("GET", "/api/segment/%zz", 200, "one %zz"),
+        ("GET", "/files/a%2Fb/c.txt", 200, "a/b/c.txt"),
     ])
     func routes(method: String, target: String, status: Int, body: String?) async {
         let response = await router().handle(HTTPRequest(method: method, target: target))

@@ -115,6 +115,9 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(explain?["urls"]?["event_time"] == "1970-01-01T00:16:40.000Z") // ts 1000 reads as epoch seconds
         let missing = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/nobody@x.com", headers: HTTPHeaders([("Authorization", resolverToken)])))
         #expect(missing.status == 404)
+        // Identity values holding a slash are looked up with it encoded.
+        let slashed = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/email/ada%40x.com%2F?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))
+        #expect(try JSONParser().parse(slashed.body)["message"] == "no profile with email = ada@x.com/ in account 'acme'")
         let notAKey = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/user/phone/123?aid=acme", headers: HTTPHeaders([("Authorization", resolverToken)])))
         #expect(notAKey.status == 404)
         #expect(try JSONParser().parse(notAKey.body)["message"] == "no profile with phone = 123 in account 'acme' (phone is not an identity key; the account's are user_id, email, _uid)")
