@@ -23,7 +23,7 @@ enum EventsCommand {
         let args = context.reader.positional
         guard args.count == 3, args[0] == "send" else { throw UsageError(message: "expected: send STREAM FILE") }
         let stream = args[1]
-        if let problem = Identifier.streamProblem(stream) { throw UsageError(message: problem) }
+        if let problem = Identifier.userStreamProblem(stream) { throw UsageError(message: problem) }
         let path = args[2]
         guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else {
             throw CommandFailure(message: "cannot open \(path)", code: 66)

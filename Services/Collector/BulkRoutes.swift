@@ -23,7 +23,7 @@ extension CollectorApp {
 
     func bulk(_ request: HTTPRequest, body: HTTPBodyStream, principal: Principal) async -> HTTPResponse {
         let stream = request[parameter: "stream"] ?? ""
-        if let problem = Identifier.streamProblem(stream) { return .error(400, problem) }
+        if let problem = Identifier.userStreamProblem(stream) { return .error(400, problem) }
         let contentType = request.headers["content-type"]?.lowercased() ?? ""
         let format = request.query("format") ?? (contentType.hasPrefix("text/csv") ? "csv" : contentType.contains("ndjson") ? "ndjson" : nil)
         guard let format, format == "csv" || format == "ndjson" else {

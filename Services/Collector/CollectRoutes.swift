@@ -34,8 +34,7 @@ extension CollectorApp {
     /// answers 200 only after the broker acknowledged every accepted event.
     func collect(_ request: HTTPRequest, principal: Principal) async -> HTTPResponse {
         let stream = request[parameter: "stream"] ?? ""
-        if let problem = Identifier.streamProblem(stream) { return .error(400, problem) }
-        if stream.hasPrefix("_") { return .error(400, "stream names starting with '_' are reserved") }
+        if let problem = Identifier.userStreamProblem(stream) { return .error(400, problem) }
         let dryRun: Bool
         do throws(QueryParameterError) { dryRun = try request.flag("dryrun") } catch { return error.response }
         let options = EventBatch.Options(account: principal.account, stream: stream, timestampField: request.query("timestamp_field"),

@@ -31,7 +31,7 @@ extension CollectorApp {
 
     func segment(_ request: HTTPRequest, principal: Principal, singleType: String?) async -> HTTPResponse {
         let stream = request.query("stream") ?? "segment"
-        if let problem = Identifier.streamProblem(stream) { return .error(400, problem) }
+        if let problem = Identifier.userStreamProblem(stream) { return .error(400, problem) }
         let body: [String: JSONValue]
         switch Self.jsonObject(request) {
         case .success(let o): body = o

@@ -19,6 +19,14 @@ public enum Identifier {
         return nil
     }
 
+    /// A stream that events sent by users may go to: a valid name not starting with `_`, which
+    /// is reserved for the platform's own streams (`_commands` carries deletions: a collect-only
+    /// key must never write there, through any route).
+    public static func userStreamProblem(_ name: String) -> String? {
+        if let problem = streamProblem(name) { return problem }
+        return name.hasPrefix("_") ? "stream names starting with '_' are reserved" : nil
+    }
+
     /// Document ids and slugs: `[A-Za-z0-9_.-]{1,128}`.
     public static func documentProblem(_ id: String) -> String? {
         guard (1...128).contains(id.utf8.count),

@@ -118,6 +118,28 @@ final class CollectorFixture: @unchecked Sendable {
     }
 }
 
+/// Streams starting with `_` belong to the platform (`_commands` carries deletions): no route a
+/// collect-only key can use writes there — a web tag's key must not be able to erase profiles.
+@Suite struct ReservedStreamTests {
+    @Test(arguments: [
+        ("/collect/json/_commands", "application/json", #"{"command":"delete","field":"email","value":"a@x.com","request_id":"r1"}"#),
+        ("/collect/bulk/_commands", "text/csv", "command,field,value,request_id\ndelete,email,a@x.com,r1\n"),
+        ("/collect/bulk/_commands?format=ndjson", "application/x-ndjson", #"{"command":"delete","field":"email","value":"a@x.com","request_id":"r1"}"#),
+        ("/v1/track?stream=_commands", "application/json", #"{"userId":"u1","event":"x","command":"delete","field":"email","value":"a@x.com","request_id":"r1"}"#),
+        ("/v1/batch?stream=_x", "application/json", #"{"batch":[{"type":"track","userId":"u1","event":"x"}]}"#),
+    ])
+    func reservedStreams_areRefusedOnEveryRoute(target: String, contentType: String, body: String) async throws {
+        let fx = try await CollectorFixture()
+        let key = await fx.makeKey(account: "default", roles: ["collect"])
+        var headers = [("Content-Type", contentType)]
+        if target.hasPrefix("/v1/") { headers.append(("Authorization", "Basic " + Data("\(key):".utf8).base64EncodedString())) }
+        let r = await fx.call("POST", target, token: target.hasPrefix("/v1/") ? nil : key, body: body, headers: headers)
+        #expect(r.status == 400, "\(target): \(r.json)")
+        #expect(r.json["message"] == "stream names starting with '_' are reserved", "\(target)")
+        #expect(fx.events().isEmpty)
+    }
+}
+
 @Suite struct AuthTests {
     @Test func missingOrUnknownKeys_are401_wrongRoleOrAccount_is403() async throws {
         let fx = try await CollectorFixture()
