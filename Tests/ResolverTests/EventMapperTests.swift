@@ -23,6 +23,30 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
         #expect(m.values["last_channel_activities"] == .map(["web": .time(1_795_000_000_000)]))
     }
 
+    /// Messages from Segment's API (kept as sent on stream `segment`, which has no mapping)
+    /// resolve out of the box: userId, anonymousId and the traits' email are identities, traits
+    /// are fields; a top-level field of the same name wins over a trait.
+    static let segmentCases: [(JSONValue, [String], [String: QLValue])] = [
+        (["type": "identify", "userId": "u1", "anonymousId": "a1", "traits": ["email": "Ada@X.com", "plan": "pro", "seats": 3]],
+         ["user_id=u1", "_uid=a1", "email=ada@x.com"], ["type": .string("identify"), "plan": .string("pro"), "seats": .int(3)]),
+        (["type": "track", "anonymousId": "a2", "event": "Clicked", "context": ["traits": ["email": "b@x.com", "plan": "team"]], "properties": ["price": 5]],
+         ["_uid=a2", "email=b@x.com"], ["type": .string("track"), "event": .string("Clicked"), "plan": .string("team")]),
+        (["userId": "u3", "user_id": "u9", "plan": "free", "traits": ["plan": "pro"], "context": ["traits": ["plan": "team", "tier": "gold"]]],
+         ["user_id=u9"], ["plan": .string("free"), "tier": .string("gold")]),
+        (["type": "page", "anonymousId": "", "userId": "null"], [], ["type": .string("page")]),
+    ]
+
+    @Test(arguments: segmentCases)
+    func segmentMessages_resolveWithoutAMapping(data: JSONValue, identities: [String], fields: [String: QLValue]) throws {
+        guard case .success(let m) = EventMapper.map(rawEvent("segment", data), schema: AccountSchema.defaultSchema()) else {
+            Issue.record("mapping failed")
+            return
+        }
+        // Blocked values ("", "null") are dropped by the graph, not by the mapping.
+        #expect(Set(m.identifiers.map(\.description)).subtracting(["_uid=", "user_id=null"]) == Set(identities))
+        #expect(m.values == fields)
+    }
+
     /// One scratch reused over events of different streams and schemas (as a resolver thread
     /// does) maps each event exactly as a fresh mapping would.
     @Test func reusedScratch_mapsLikeAFreshOne() throws {

@@ -2,7 +2,8 @@ import QL
 
 extension AccountSchema {
     /// The forms an identity value takes in the graph once an event carrying it is mapped: the
-    /// value as given (streams without a mapping keep it so), then what each mapping column that
+    /// value as given, as streams without a mapping keep it (an `email` as `email()` makes it),
+    /// then what each mapping column that
     /// writes `field` from a single event field makes of it (`email(email) AS email` stores
     /// `Ada@Example.com` as `ada@example.com`). Lookups and deletions try all of them, so a person
     /// is found — and erased — by the value they know, not only by its stored form. Columns that
@@ -10,6 +11,11 @@ extension AccountSchema {
     /// a stable order: the value first, then streams and columns in mapping order.
     public func identityForms(of value: String, field: String) -> [String] {
         var forms = [value]
+        // Streams without a mapping store an `email` as `email()` makes it.
+        if field == "email", case .string(let normalised)? = Builtins.table["email"]?.call([.string(value)], QLContext(fields: [:], nowMs: 0)),
+           normalised != value {
+            forms.append(normalised)
+        }
         for stream in mappings.keys.sorted() {
             for statement in mappings[stream] ?? [] {
                 for column in statement.columns where column.name == field {

@@ -16,6 +16,13 @@ public struct AccountSchema: Sendable {
     /// Identity fields recognised by name in streams without a mapping.
     public static let defaultIdentityFields = ["user_id", "email", "_uid"]
 
+    /// Segment's message fields that streams without a mapping also read (the collector's `/v1`
+    /// routes keep messages as sent): `userId` and `anonymousId` as the `user_id` and `_uid`
+    /// identities, and the person's `traits` (top-level for identify, under `context` for the
+    /// other calls) as identities by name and fields. A top-level field of the same name wins.
+    enum SegmentField { case identity(String), traits, context }
+    static let segmentFields: [String: SegmentField] = ["userId": .identity("user_id"), "anonymousId": .identity("_uid"), "traits": .traits, "context": .context]
+
     public enum ValidationError: Error, Equatable, CustomStringConvertible {
         case lql(QLError)
         case invalid(String)
@@ -189,18 +196,37 @@ public enum EventMapper {
             }
             if !anyRow { return .failure(.filtered) }
         } else {
-            // No mapping for this stream: identities by name, other top-level scalars as latest.
+            // No mapping for this stream: identities by name, other top-level scalars as latest;
+            // then Segment's conventions (`userId`, `anonymousId`, and the person's `traits`,
+            // also under `context`), for what the top level did not already give.
             let context = context()
-            for (name, value) in context.fields {
+            func unmapped(_ name: String, _ value: QLValue, topLevel: Bool) {
                 if schema.identity.key(name) != nil || AccountSchema.defaultIdentityFields.contains(name) {
-                    guard schema.identity.key(name) != nil else { continue }
+                    guard schema.identity.key(name) != nil else { return }
                     let normalised: QLValue = name == "email" ? (Builtins.table["email"]!.call([value], context) ?? value) : value
                     appendIdentifiers(name, normalised, to: &identifiers)
-                } else {
+                } else if topLevel || !mapped.contains(where: { $0.name == name }) {
                     switch value {
                     case .int, .number, .bool, .string, .time: mapped.append(MappedEvent.Field(name, value))
-                    default: continue
+                    default: return
                     }
+                }
+            }
+            for (name, value) in context.fields where AccountSchema.segmentFields[name] == nil { unmapped(name, value, topLevel: true) }
+            var topTraits: [String: QLValue] = [:]
+            if case .map(let t)? = context.fields["traits"] { topTraits = t }
+            for (name, value) in context.fields {
+                switch AccountSchema.segmentFields[name] {
+                case .identity(let key)? where context.fields[key] == nil: unmapped(key, value, topLevel: false)
+                case .traits?:
+                    guard case .map(let traits) = value else { break }
+                    for (trait, v) in traits.sorted(by: { $0.key < $1.key }) where context.fields[trait] == nil { unmapped(trait, v, topLevel: false) }
+                case .context?:
+                    guard case .map(let c) = value, case .map(let traits)? = c["traits"] else { break }
+                    for (trait, v) in traits.sorted(by: { $0.key < $1.key }) where context.fields[trait] == nil && topTraits[trait] == nil {
+                        unmapped(trait, v, topLevel: false)
+                    }
+                default: break
                 }
             }
         }
