@@ -12,6 +12,9 @@ public struct CollectorSettings: Sendable {
     /// Answer 503 once every broker has been unreachable for this long.
     public var unavailableAfterMs: Int64 = 5000
     public var instanceID = "collector"
+    /// `CDP_EXPORT_FILE_ROOT`, as the exporter has it: file exports of an account must lie in
+    /// `<root>/<aid>` (checked when a job is written, so the answer is a precise 400).
+    public var exportFileRoot: String?
 
     public init() {}
 }

@@ -14,8 +14,9 @@ extension CollectorApp {
     static let jobSecrets: Set<String> = ["destination.secret"]
 
     func mountWork(_ router: inout Router) {
+        let fileRoot = settings.exportFileRoot
         mountConfigKind(&router, kind: "job", path: "work", secrets: Self.jobSecrets) { body, account, id, state in
-            Self.validateJob(body, account: account, id: id, state: state)
+            Self.validateJob(body, account: account, id: id, state: state, fileRoot: fileRoot)
         }
         for action in ["pause", "resume", "restart"] {
             router.post("/api/work/{id}/\(action)") { [self] request in
@@ -64,7 +65,8 @@ extension CollectorApp {
 
     /// Checks a job: its members, its own settings, then that its audiences and fields exist in
     /// the account.
-    static func validateJob(_ body: [String: JSONValue], account: String, id: String, state: ConfigState) -> Result<[String: JSONValue], ConfigValidationError> {
+    static func validateJob(_ body: [String: JSONValue], account: String, id: String, state: ConfigState,
+                            fileRoot: String? = nil) -> Result<[String: JSONValue], ConfigValidationError> {
         if let problem = DocumentMembers.stray(body, known: jobMembers, what: "an export job", allowingMetadata: true) {
             return .failure(ConfigValidationError(problem))
         }
@@ -87,7 +89,7 @@ extension CollectorApp {
         }
         let job: ExportJob
         do throws(JobError) {
-            job = try ExportJob.parse(out, id: id, account: account)
+            job = try ExportJob.parse(out, id: id, account: account, fileRoot: fileRoot)
         } catch {
             return .failure(ConfigValidationError(error.message))
         }

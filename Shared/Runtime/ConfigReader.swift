@@ -64,6 +64,18 @@ public struct ConfigReader: Sendable {
         raw(env: env, flag: flag)?.value
     }
 
+    /// An absolute directory path without `..` (trailing slashes dropped), or nil when not set.
+    public mutating func directory(env: String? = nil, flag: String? = nil) -> String? {
+        guard let (text, source) = raw(env: env, flag: flag) else { return nil }
+        guard text.hasPrefix("/"), !text.split(separator: "/").contains("..") else {
+            problems.append("\(source)=\(text): must be an absolute directory path without '..'")
+            return nil
+        }
+        var path = text
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
     public mutating func int(env: String? = nil, flag: String? = nil, default value: Int,
                              range: ClosedRange<Int> = Int.min...Int.max) -> Int {
         guard let (text, source) = raw(env: env, flag: flag) else { return value }

@@ -41,6 +41,32 @@ struct ExportJobTests {
         do throws(JobError) { _ = try job(patch) } catch { #expect(error.message.contains(message), "\(error.message)") }
     }
 
+    /// With CDP_EXPORT_FILE_ROOT an account's file exports stay in its own folder of the root.
+    @Test(arguments: [
+        ("/srv/exports", "/srv/exports/acme", true),
+        ("/srv/exports", "/srv/exports/acme/nightly/csv", true),
+        ("/srv/exports", "/srv/exports/./acme/x", true),
+        ("/srv/exports", "/srv/exports//acme", true),
+        ("/srv/exports", "/srv/exports", false),
+        ("/srv/exports", "/srv/exports/other/x", false),
+        ("/srv/exports", "/srv/exports/acme-evil", false),
+        ("/srv/exports", "/etc/cron.d", false),
+        ("/", "/acme/x", true),
+        ("/", "/tmp/x", false),
+    ])
+    func fileRoot_confinesEachAccount(root: String, dir: String, allowed: Bool) {
+        var body = webhookJob
+        body["type"] = "file"
+        body["destination"] = ["dir": .string(dir)]
+        do throws(JobError) {
+            let j = try ExportJob.parse(body, id: "j1", account: "acme", fileRoot: root)
+            #expect(allowed && j.destination == .file(dir: dir, format: .csv), "\(dir)")
+        } catch {
+            #expect(!allowed, "\(dir): \(error.message)")
+            #expect(error.message.contains("must be inside \(root == "/" ? "" : root)/acme"), "\(error.message)")
+        }
+    }
+
     @Test func defaultsByKind() throws {
         let w = try job()
         #expect(w.maxUsers == 1000 && w.maxWaitMs == 0 && w.existingUsers && w.keepUpdated && w.generation == 1 && w.retryBudgetMs == 14_400_000)

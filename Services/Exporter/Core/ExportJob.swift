@@ -53,7 +53,10 @@ public struct ExportJob: Sendable, Equatable {
 
     /// Parses and checks a job document body. Audience and field existence are checked by the
     /// caller, which knows the account (see `unknownNames`).
-    public static func parse(_ body: [String: JSONValue], id: String, account: String) throws(JobError) -> ExportJob {
+    /// Reads a job document. With `fileRoot` (`CDP_EXPORT_FILE_ROOT`), a file destination must
+    /// lie inside the account's own folder of it, `<root>/<account>`: an account's admins can
+    /// then write nowhere else on the exporter's disk (not into another account's exports).
+    public static func parse(_ body: [String: JSONValue], id: String, account: String, fileRoot: String? = nil) throws(JobError) -> ExportJob {
         guard let type = body["type"]?.stringValue, let kind = Kind(rawValue: type) else {
             throw JobError("\"type\" must be \"webhook\" or \"file\"")
         }
@@ -117,6 +120,13 @@ public struct ExportJob: Sendable, Equatable {
         case .file:
             guard let dir = d["dir"]?.stringValue, dir.hasPrefix("/"), dir.utf8.count <= 1024, !dir.split(separator: "/").contains("..") else {
                 throw JobError("\"destination.dir\" must be an absolute directory path without '..'")
+            }
+            if let fileRoot {
+                let own = (fileRoot == "/" ? "" : fileRoot) + "/" + account
+                let components = dir.split(separator: "/").filter { $0 != "." }
+                guard components.starts(with: own.split(separator: "/")) else {
+                    throw JobError("\"destination.dir\" must be inside \(own) (this deployment keeps each account's file exports in its own folder of CDP_EXPORT_FILE_ROOT)")
+                }
             }
             let format = d["format"]?.stringValue ?? "csv"
             guard let f = FileFormat(rawValue: format) else { throw JobError("\"destination.format\" must be \"csv\" or \"ndjson\"") }
