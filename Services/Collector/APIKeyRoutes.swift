@@ -41,6 +41,7 @@ extension CollectorApp {
     }
 
     func createKey(_ body: [String: JSONValue], principal: Principal) async -> HTTPResponse {
+        if let problem = DocumentMembers.stray(body, known: ["aid", "name", "roles"], what: "an API key") { return .error(400, problem) }
         guard let name = body["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 256 else {
             return .error(400, "\"name\" (a string of 1 to 256 bytes) is required")
         }

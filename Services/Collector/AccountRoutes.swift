@@ -16,7 +16,9 @@ extension CollectorApp {
             case .success(let o): body = o
             case .failure(let r): return r
             }
+            if let problem = DocumentMembers.stray(body, known: ["id", "name"], what: "an account") { return .error(400, problem) }
             guard let id = body["id"]?.stringValue else { return .error(400, "\"id\" (string) is required") }
+            if let name = body["name"], name.stringValue == nil { return .error(400, "\"name\" must be a string") }
             if let problem = Identifier.accountProblem(id) { return .error(400, problem) }
             let name = body["name"]?.stringValue ?? id
             guard name.utf8.count <= 256 else { return .error(400, "\"name\" is longer than 256 bytes") }

@@ -5,6 +5,18 @@ import Testing
 @Suite struct WorkConfigTests {
     static let hook = #"{"id":"crm","type":"webhook","name":"CRM","segments":["VIP"],"fields":["plan"],"exclude_segment":"no_marketing","destination":{"url":"https://hooks.example.com/cdp","secret":"0123456789abcdef0123"}}"#
 
+    @Test(arguments: [
+        ("/api/account", #"{"id":"okacct","nmae":"Ok"}"#, #"unknown member "nmae" (an account has id, name)"#),
+        ("/api/account", #"{"id":"okacct","name":7}"#, #""name" must be a string"#),
+        ("/api/apikey", #"{"aid":"default","name":"k","role":["admin"]}"#, #"unknown member "role" (an API key has aid, name, roles)"#),
+    ])
+    func strayAccountAndKeyMembers_areRefused(path: String, body: String, message: String) async throws {
+        let fx = try await CollectorFixture()
+        let r = await fx.call("POST", path, body: body)
+        #expect(r.status == 400)
+        #expect(r.json["message"]?.stringValue == message)
+    }
+
     /// Members nothing reads are refused — a typo must not silently mean the default (an
     /// unsigned webhook for a misspelt secret) — and so are audience settings of the wrong type.
     @Test(arguments: [
