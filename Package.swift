@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Log", "Model", "Runtime", "HTTP", "Crypto"], path: "Shared/Pipeline"),
 
         .target(name: "Collector", dependencies: ["Log", "Runtime", "Model", "HTTP", "Crypto", "Pipeline", "IdentityCore", "QL", "SegmentCore", "ExportCore"], path: "Services/Collector", exclude: ["Main"]),
-        .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "Runtime", "Pipeline", "HTTP"], path: "Services/Collector/Main"),
+        .executableTarget(name: "CollectorDaemon", dependencies: ["Collector", "ExportCore", "Runtime", "Pipeline", "HTTP"], path: "Services/Collector/Main"),
         // The resolver's pure core (identity graph, schema, mapping, merge operators), also used by
         // the collector (schema validation and dry runs) and `cdp resolve`.
         .target(name: "IdentityCore", dependencies: ["QL", "Model", "Crypto", "Runtime"], path: "Services/Resolver/Core"),

@@ -1,3 +1,4 @@
+import ExportCore
 import HTTP
 import Pipeline
 import Log
@@ -12,9 +13,9 @@ public struct CollectorSettings: Sendable {
     /// Answer 503 once every broker has been unreachable for this long.
     public var unavailableAfterMs: Int64 = 5000
     public var instanceID = "collector"
-    /// `CDP_EXPORT_FILE_ROOT`, as the exporter has it: file exports of an account must lie in
-    /// `<root>/<aid>` (checked when a job is written, so the answer is a precise 400).
-    public var exportFileRoot: String?
+    /// What export jobs may reach, as the exporter has it (`CDP_EXPORT_FILE_ROOT`,
+    /// `CDP_EXPORT_ALLOWED_HOSTS`): checked when a job is written, so the answer is a precise 400.
+    public var destinations = DestinationPolicy()
 
     public init() {}
 }

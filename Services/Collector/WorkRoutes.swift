@@ -14,9 +14,9 @@ extension CollectorApp {
     static let jobSecrets: Set<String> = ["destination.secret"]
 
     func mountWork(_ router: inout Router) {
-        let fileRoot = settings.exportFileRoot
+        let policy = settings.destinations
         mountConfigKind(&router, kind: "job", path: "work", secrets: Self.jobSecrets) { body, account, id, state in
-            Self.validateJob(body, account: account, id: id, state: state, fileRoot: fileRoot)
+            Self.validateJob(body, account: account, id: id, state: state, policy: policy)
         }
         for action in ["pause", "resume", "restart"] {
             router.post("/api/work/{id}/\(action)") { [self] request in
@@ -66,7 +66,7 @@ extension CollectorApp {
     /// Checks a job: its members, its own settings, then that its audiences and fields exist in
     /// the account.
     static func validateJob(_ body: [String: JSONValue], account: String, id: String, state: ConfigState,
-                            fileRoot: String? = nil) -> Result<[String: JSONValue], ConfigValidationError> {
+                            policy: DestinationPolicy = DestinationPolicy()) -> Result<[String: JSONValue], ConfigValidationError> {
         if let problem = DocumentMembers.stray(body, known: jobMembers, what: "an export job", allowingMetadata: true) {
             return .failure(ConfigValidationError(problem))
         }
@@ -89,7 +89,7 @@ extension CollectorApp {
         }
         let job: ExportJob
         do throws(JobError) {
-            job = try ExportJob.parse(out, id: id, account: account, fileRoot: fileRoot)
+            job = try ExportJob.parse(out, id: id, account: account, policy: policy)
         } catch {
             return .failure(ConfigValidationError(error.message))
         }

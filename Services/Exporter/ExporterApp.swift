@@ -19,9 +19,8 @@ public struct ExporterSettings: Sendable, ConsumerDaemonSettings {
     public var laneQueueLimit = 100_000
     /// Timeout of one webhook request.
     public var httpTimeoutSeconds = 30.0
-    /// Where file exports may write (`CDP_EXPORT_FILE_ROOT`): each account within `<root>/<aid>`;
-    /// nil lets a job name any absolute directory.
-    public var exportFileRoot: String?
+    /// What jobs may reach (`CDP_EXPORT_FILE_ROOT`, `CDP_EXPORT_ALLOWED_HOSTS`).
+    public var destinations = DestinationPolicy()
     /// An idle lane records its position after this long, so a restart replays little.
     public var checkpointIdleMs: Int64 = 2000
     /// How long a batch may wait for the profile records its enters were computed from
@@ -135,7 +134,7 @@ public final class ExporterApp: Sendable {
     /// collector's checks) does not run, and says why once per version.
     func parsedJob(_ doc: ConfigDocument) -> ExportJob? {
         do throws(JobError) {
-            return try ExportJob.parse(doc.body, id: doc.key.id, account: doc.key.account, fileRoot: settings.exportFileRoot)
+            return try ExportJob.parse(doc.body, id: doc.key.id, account: doc.key.account, policy: settings.destinations)
         } catch {
             if invalidJobsReported.withLock({ $0.insert("\(doc.key.account)/\(doc.key.id)@\(doc.version)").inserted }) {
                 logger.error("export job document is invalid; the job does not run", ["job": "\(doc.key.account)/\(doc.key.id)", "version": String(doc.version), "error": error.message])

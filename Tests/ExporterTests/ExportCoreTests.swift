@@ -59,12 +59,52 @@ struct ExportJobTests {
         body["type"] = "file"
         body["destination"] = ["dir": .string(dir)]
         do throws(JobError) {
-            let j = try ExportJob.parse(body, id: "j1", account: "acme", fileRoot: root)
+            let j = try ExportJob.parse(body, id: "j1", account: "acme", policy: DestinationPolicy(fileRoot: root))
             #expect(allowed && j.destination == .file(dir: dir, format: .csv), "\(dir)")
         } catch {
             #expect(!allowed, "\(dir): \(error.message)")
             #expect(error.message.contains("must be inside \(root == "/" ? "" : root)/acme"), "\(error.message)")
         }
+    }
+
+    /// With CDP_EXPORT_ALLOWED_HOSTS webhooks and alerts go only to listed hosts (the URL's
+    /// real host: a user name before `@` does not count).
+    @Test(arguments: [
+        ("https://hooks.example.com/cdp", nil as String?, true),
+        ("https://HOOKS.example.com:8443/x", nil, true),
+        ("https://a.b.example.org/x", nil, true),
+        ("https://example.org/x", nil, false),
+        ("http://169.254.169.254/latest/meta-data", nil, false),
+        ("http://hooks.example.com@127.0.0.1:8081/api", nil, false),
+        ("http://127.0.0.1:8081/api", nil, false),
+        ("https://hooks.example.com/cdp", "http://127.0.0.1/alert", false),
+        ("https://hooks.example.com/cdp", "https://x.example.org/alert", true),
+        ("http://[::1]:9/x", nil, true),
+        ("http://[::2]:9/x", nil, false),
+    ])
+    func allowedHosts_limitWebhooksAndAlerts(url: String, alert: String?, allowed: Bool) {
+        var body = webhookJob
+        body["destination"] = ["url": .string(url)]
+        if let alert { body["alert_url"] = .string(alert) }
+        let policy = DestinationPolicy(allowedHosts: ["hooks.example.com", "*.example.org", "[::1]"])
+        do throws(JobError) {
+            _ = try ExportJob.parse(body, id: "j1", account: "acme", policy: policy)
+            #expect(allowed, "\(url)")
+        } catch {
+            #expect(!allowed, "\(url): \(error.message)")
+            #expect(error.message.contains("is not among the hosts this deployment allows"), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [
+        (["hooks.example.com", "*.example.org", "10.0.0.5", "[::1]"], nil as String?),
+        ([], "no host named"),
+        (["*"], "'*' is not a host name or '*.' followed by one"),
+        (["http://x.com"], "'http://x.com' is not a host name or '*.' followed by one"),
+        ([".example.com"], "'.example.com' is not a host name or '*.' followed by one"),
+    ])
+    func hostPatterns(patterns: [String], problem: String?) {
+        #expect(DestinationPolicy.hostPatternsProblem(patterns) == problem)
     }
 
     @Test func defaultsByKind() throws {

@@ -1,4 +1,5 @@
 import Collector
+import ExportCore
 import Foundation
 import HTTP
 import Log
@@ -15,8 +16,8 @@ events to cdp.events; the config API (accounts, API keys, ...) writes to cdp.con
 run as many as you like behind a load balancer. Settings come from CDP_* variables or flags:
   CDP_BROKERS, CDP_HTTP_ADDR (default :8080), CDP_ADMIN_TOKEN, CDP_TOPIC_PREFIX, CDP_LOG_LEVEL,
   CDP_INSTANCE_ID, CDP_COLLECT_MAX_BODY_BYTES (10 MiB), CDP_COLLECT_MAX_EVENT_BYTES (256 KiB),
-  CDP_COLLECT_MAX_EVENTS (10000), CDP_EXPORT_FILE_ROOT (as the exporter's: file export jobs of
-  account A must write under <root>/A),
+  CDP_COLLECT_MAX_EVENTS (10000), CDP_EXPORT_FILE_ROOT and CDP_EXPORT_ALLOWED_HOSTS (as the
+  exporter's: what export jobs may reach),
   CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).
 """
 
@@ -36,7 +37,7 @@ let maxBody = reader.int(env: "CDP_COLLECT_MAX_BODY_BYTES", flag: "--max-body-by
 settings.limits = CollectLimits(
     maxEventBytes: reader.int(env: "CDP_COLLECT_MAX_EVENT_BYTES", flag: "--max-event-bytes", default: 256 * 1024, range: 256...(16 << 20)),
     maxEventsPerRequest: reader.int(env: "CDP_COLLECT_MAX_EVENTS", flag: "--max-events", default: 10_000, range: 1...1_000_000))
-settings.exportFileRoot = reader.directory(env: "CDP_EXPORT_FILE_ROOT", flag: "--export-file-root")
+settings.destinations = reader.destinationPolicy()
 do {
     try reader.finish()
 } catch {

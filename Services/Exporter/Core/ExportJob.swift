@@ -53,10 +53,9 @@ public struct ExportJob: Sendable, Equatable {
 
     /// Parses and checks a job document body. Audience and field existence are checked by the
     /// caller, which knows the account (see `unknownNames`).
-    /// Reads a job document. With `fileRoot` (`CDP_EXPORT_FILE_ROOT`), a file destination must
-    /// lie inside the account's own folder of it, `<root>/<account>`: an account's admins can
-    /// then write nowhere else on the exporter's disk (not into another account's exports).
-    public static func parse(_ body: [String: JSONValue], id: String, account: String, fileRoot: String? = nil) throws(JobError) -> ExportJob {
+    /// Reads a job document; its destination and alert URL must also be allowed by `policy`
+    /// (the deployment's `DestinationPolicy`).
+    public static func parse(_ body: [String: JSONValue], id: String, account: String, policy: DestinationPolicy = DestinationPolicy()) throws(JobError) -> ExportJob {
         guard let type = body["type"]?.stringValue, let kind = Kind(rawValue: type) else {
             throw JobError("\"type\" must be \"webhook\" or \"file\"")
         }
@@ -96,6 +95,7 @@ public struct ExportJob: Sendable, Equatable {
         switch kind {
         case .webhook:
             guard let url = d["url"]?.stringValue, isHTTPURL(url) else { throw JobError("\"destination.url\" must be an http(s) URL") }
+            if let problem = policy.urlProblem(url, "\"destination.url\"") { throw JobError(problem) }
             var secret: String?
             switch d["secret"] {
             case nil, .null?: secret = nil
@@ -121,13 +121,7 @@ public struct ExportJob: Sendable, Equatable {
             guard let dir = d["dir"]?.stringValue, dir.hasPrefix("/"), dir.utf8.count <= 1024, !dir.split(separator: "/").contains("..") else {
                 throw JobError("\"destination.dir\" must be an absolute directory path without '..'")
             }
-            if let fileRoot {
-                let own = (fileRoot == "/" ? "" : fileRoot) + "/" + account
-                let components = dir.split(separator: "/").filter { $0 != "." }
-                guard components.starts(with: own.split(separator: "/")) else {
-                    throw JobError("\"destination.dir\" must be inside \(own) (this deployment keeps each account's file exports in its own folder of CDP_EXPORT_FILE_ROOT)")
-                }
-            }
+            if let problem = policy.directoryProblem(dir, account: account) { throw JobError(problem) }
             let format = d["format"]?.stringValue ?? "csv"
             guard let f = FileFormat(rawValue: format) else { throw JobError("\"destination.format\" must be \"csv\" or \"ndjson\"") }
             destination = .file(dir: dir, format: f)
@@ -135,7 +129,9 @@ public struct ExportJob: Sendable, Equatable {
         var alert: String?
         switch body["alert_url"] {
         case nil, .null?: alert = nil
-        case .string(let s)? where isHTTPURL(s): alert = s
+        case .string(let s)? where isHTTPURL(s):
+            if let problem = policy.urlProblem(s, "\"alert_url\"") { throw JobError(problem) }
+            alert = s
         default: throw JobError("\"alert_url\" must be an http(s) URL")
         }
         var generation: Int64 = 1

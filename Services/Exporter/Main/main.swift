@@ -18,7 +18,8 @@ CDP_LOG_LEVEL, CDP_INSTANCE_ID, CDP_EXPORTER_GROUP (default cdp-exporter), CDP_S
 CDP_EXPORTER_RETRY_BASE_MS (default 1000), CDP_EXPORTER_RETRY_MAX_MS (default 300000),
 CDP_EXPORTER_QUEUE_LIMIT (events per job and partition, default 100000),
 CDP_EXPORTER_HTTP_TIMEOUT_S (default 30), CDP_EXPORT_FILE_ROOT (file exports of account A only under
-<root>/A; unset: any absolute directory), CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s),
+<root>/A; unset: any absolute directory), CDP_EXPORT_ALLOWED_HOSTS (webhook and alert hosts, e.g.
+hooks.example.com,*.example.org; unset: any), CDP_DATA_DIR (local snapshots), CDP_SNAPSHOT_INTERVAL (default 30s),
 CDP_KAFKA_* (librdkafka settings: CDP_KAFKA_SECURITY_PROTOCOL=SASL_SSL sets security.protocol).
 """
 
@@ -36,7 +37,7 @@ let longest = reader.int(env: "CDP_EXPORTER_RETRY_MAX_MS", flag: "--retry-max-ms
 settings.retry = RetryPolicy(baseMs: Int64(base), maxMs: Int64(max(base, longest)))
 settings.laneQueueLimit = reader.int(env: "CDP_EXPORTER_QUEUE_LIMIT", flag: "--queue-limit", default: 100_000, range: 100...10_000_000)
 settings.httpTimeoutSeconds = Double(reader.int(env: "CDP_EXPORTER_HTTP_TIMEOUT_S", flag: "--http-timeout-s", default: 30, range: 1...600))
-settings.exportFileRoot = reader.directory(env: "CDP_EXPORT_FILE_ROOT", flag: "--export-file-root")
+settings.destinations = reader.destinationPolicy()
 do {
     try reader.finish()
 } catch {
