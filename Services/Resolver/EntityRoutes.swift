@@ -61,6 +61,12 @@ extension ResolverApp {
             case .failure(let f): return f.response
             case .success(let principal):
                 let id = request[parameter: "id"] ?? ""
+                // Ids the collector hands out are del_ and hex digits; anything else was never
+                // issued (and would otherwise read as pending forever).
+                let rest = id.utf8.dropFirst(4)
+                guard id.hasPrefix("del_"), !rest.isEmpty, rest.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                    return .error(404, "no deletion request '\(id)' (request ids look like del_1f2e3d…, as DELETE /api/entity/user/... returned)")
+                }
                 let done = state.withAccount(principal.account) { $0.deletions[id] }
                 guard let done, done.account == principal.account else {
                     return .json(200, message: "pending", data: ["request_id": .string(id), "status": "pending"])

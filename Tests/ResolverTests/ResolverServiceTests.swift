@@ -169,6 +169,10 @@ func waitUntil(_ condition: () -> Bool) async throws {
         #expect(status2["data"]?["profile"] == status2["data"]?["profiles"]?.arrayValue?.first)
         let pending = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/del_9?aid=acme", headers: auth))
         #expect(try JSONParser().parse(pending.body)["data"]?["status"] == "pending")
+        for never in ["nope", "del_", "del_XYZ", "evt_1"] {
+            let unknown = await run.app.router.handle(HTTPRequest(method: "GET", target: "/api/entity/deletion/\(never)?aid=acme", headers: auth))
+            #expect(unknown.status == 404, "\(never)")
+        }
         #expect(profilesView(log).values.allSatisfy { $0.contains("\"deleted\":true") })
         await run.stop()
     }
