@@ -33,7 +33,12 @@ public struct DestinationPolicy: Sendable, Equatable {
     /// Why `url` may not be called under this policy (`what` names the setting), or nil.
     func urlProblem(_ url: String, _ what: String) -> String? {
         guard let allowedHosts else { return nil }
-        guard let host = URLComponents(string: url)?.host.map({ Self.bare($0.lowercased()) }), !host.isEmpty else { return "\(what) has no host" }
+        guard let parts = URLComponents(string: url), let host = parts.host.map({ Self.bare($0.lowercased()) }), !host.isEmpty else { return "\(what) has no host" }
+        // What the HTTP client connects to must be what was checked: no user info or
+        // backslashes, which parsers read differently (`http://allowed@internal/`).
+        if parts.user != nil || parts.password != nil || url.contains("\\") {
+            return "\(what) may not carry a user name, password or backslash where CDP_EXPORT_ALLOWED_HOSTS is set"
+        }
         let allowed = allowedHosts.contains { p in p.hasPrefix("*.") ? host.hasSuffix(String(p.dropFirst(1))) : host == Self.bare(p) }
         return allowed ? nil : "\(what) host '\(host)' is not among the hosts this deployment allows (CDP_EXPORT_ALLOWED_HOSTS)"
     }
