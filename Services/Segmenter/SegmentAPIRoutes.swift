@@ -80,6 +80,7 @@ extension SegmenterApp {
             case .failure(let f): return f.response
             case .success(let p):
                 guard case .object(let body)? = try? JSONParser().parse(request.body) else { return .error(400, "body must be a JSON object") }
+                if let problem = DocumentMembers.stray(body, known: ["filterql", "rules"], what: "a preview") { return .error(400, problem) }
                 let filterQL: String
                 if let text = body["filterql"]?.stringValue {
                     filterQL = text
@@ -111,7 +112,8 @@ extension SegmenterApp {
                     return .success((size, sample, profiles.count))
                 }
                 switch result {
-                case .failure(let e): return .error(400, e.message)
+                // The unsaved definition has no name of its own: its problems are the filter's.
+                case .failure(let e): return .error(400, e.message.replacingOccurrences(of: "audience '__preview': ", with: "filterql: "))
                 case .success(let (size, sample, total)):
                     return .json(200, data: ["filterql": .string(filterQL), "size": .int(Int64(size)), "profiles": .int(Int64(total)),
                                              "sample": .array(sample.map(JSONValue.string))])

@@ -161,6 +161,10 @@ func transitions(_ log: InMemoryLog, profile: String) -> [String] {
         let badPreview = await app.router.handle(HTTPRequest(method: "POST", target: "/api/segment/preview?aid=acme", headers: HTTPHeaders([("Authorization", segToken)]),
                                                              body: Array(#"{"filterql":"FILTER x =="}"#.utf8)))
         #expect(badPreview.status == 400)
+        #expect(try JSONParser().parse(badPreview.body)["message"]?.stringValue?.hasPrefix("filterql: line 1, column ") == true)
+        let strayPreview = await app.router.handle(HTTPRequest(method: "POST", target: "/api/segment/preview?aid=acme", headers: HTTPHeaders([("Authorization", segToken)]),
+                                                               body: Array(#"{"filterql":"FILTER *","limit":5}"#.utf8)))
+        #expect(try JSONParser().parse(strayPreview.body)["message"] == #"unknown member "limit" (a preview has filterql, rules)"#)
 
         // Two days later p1's last visit leaves the 3-day window, with no new event.
         clock.advance(2 * 86_400_000 + 1)
