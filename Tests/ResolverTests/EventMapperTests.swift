@@ -34,6 +34,7 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
         (["userId": "u3", "user_id": "u9", "plan": "free", "traits": ["plan": "pro"], "context": ["traits": ["plan": "team", "tier": "gold"]]],
          ["user_id=u9"], ["plan": .string("free"), "tier": .string("gold")]),
         (["type": "page", "anonymousId": "", "userId": "null"], [], ["type": .string("page")]),
+        (["type": "alias", "userId": "u5", "previousId": "anon-5"], ["user_id=u5", "_uid=anon-5"], ["type": .string("alias")]),
     ]
 
     @Test(arguments: segmentCases)

@@ -18,10 +18,13 @@ public struct AccountSchema: Sendable {
 
     /// Segment's message fields that streams without a mapping also read (the collector's `/v1`
     /// routes keep messages as sent): `userId` and `anonymousId` as the `user_id` and `_uid`
-    /// identities, and the person's `traits` (top-level for identify, under `context` for the
-    /// other calls) as identities by name and fields. A top-level field of the same name wins.
+    /// identities (an `alias` call's `previousId` as a `_uid` too: usually the anonymous id the
+    /// person had, so the alias joins the two), and the person's `traits` (top-level for identify,
+    /// under `context` for the other calls) as identities by name and fields. A top-level field
+    /// of the same name wins.
     enum SegmentField { case identity(String), traits, context }
-    static let segmentFields: [String: SegmentField] = ["userId": .identity("user_id"), "anonymousId": .identity("_uid"), "traits": .traits, "context": .context]
+    static let segmentFields: [String: SegmentField] = ["userId": .identity("user_id"), "anonymousId": .identity("_uid"), "previousId": .identity("_uid"),
+                                                        "traits": .traits, "context": .context]
 
     public enum ValidationError: Error, Equatable, CustomStringConvertible {
         case lql(QLError)
