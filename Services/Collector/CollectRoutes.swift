@@ -1,4 +1,5 @@
 import HTTP
+import IdentityCore
 import Pipeline
 import Log
 import Model
@@ -19,8 +20,17 @@ extension CollectorApp {
                 } catch {
                     return .error(503, "the deletion request could not be written: \(error)", headers: [("Retry-After", "2")])
                 }
-                return .json(202, message: "deletion requested; follow it at GET /api/entity/deletion/\(requestID) on the resolver",
-                             data: ["request_id": .string(String(requestID)), "status": "pending"])
+                var data: [String: JSONValue] = ["request_id": .string(String(requestID)), "status": "pending"]
+                // Written all the same (a key dropped from the schema may still be held), but a
+                // field that identifies nobody now is most likely a mistake: say so.
+                let keys = view.read { state in
+                    AccountSchema.inEffect(current: state.document(ConfigKey(account: principal.account, kind: "schema", id: "current")),
+                                           history: state.documents(account: principal.account, kind: "schemaversion")).schema.identity.keys.map(\.field)
+                }
+                if !keys.contains(field) {
+                    data["warning"] = .string("\(field) is not an identity key of this account (\(keys.joined(separator: ", "))): the request erases a profile only if one still holds \(field) = \(value) from an earlier schema")
+                }
+                return .json(202, message: "deletion requested; follow it at GET /api/entity/deletion/\(requestID) on the resolver", data: .object(data))
             }
         }
         router.post("/collect/json/{stream}") { [self] request in

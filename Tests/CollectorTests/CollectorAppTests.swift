@@ -75,7 +75,12 @@ final class CollectorFixture: @unchecked Sendable {
         let id = r.json["data"]?["request_id"]?.stringValue ?? ""
         let command = try EventRecord.parse(fx.events().last!.value!, fallbackID: "", fallbackTimestampMs: 0)
         #expect(command.stream == "_commands" && command.data["request_id"] == .string(id) && command.data["value"] == "ada@x.com")
+        #expect(r.json["data"]?["warning"] == nil)
         #expect(await fx.call("POST", "/collect/json/_commands", body: #"{"command":"delete"}"#).status == 400)
+        // A field that is no identity key is written all the same, with a warning.
+        let odd = await fx.call("DELETE", "/api/entity/user/phone/123")
+        #expect(odd.status == 202 && fx.events().count == 2)
+        #expect(odd.json["data"]?["warning"] == "phone is not an identity key of this account (user_id, email, _uid): the request erases a profile only if one still holds phone = 123 from an earlier schema")
     }
 
     @Test func dryRun_returnsTheRecords_andWritesNothing() async throws {
