@@ -11,6 +11,7 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("account", "create, list and show accounts", AccountCommand.usage),
     ("apikey", "create, list and revoke API keys", APIKeyCommand.usage),
     ("ql", "check and evaluate FilterQL / LQL / expressions", QLCommand.usage),
+    ("schema", "show, save or dry-run an account's schema", SchemaCommand.usage),
     ("resolve", "run identity resolution offline on NDJSON events", ResolveCommand.usage),
     ("profile", "look up a profile by any identity value", ProfileCommand.usage),
     ("segment", "create, list, size and preview audiences", SegmentCommand.usage),
@@ -57,6 +58,7 @@ func runCommand(_ command: String, _ arguments: [String], usage: String) async -
         case "account": try await AccountCommand.run(&context)
         case "apikey": try await APIKeyCommand.run(&context)
         case "ql": try await QLCommand.run(&context)
+        case "schema": try await SchemaCommand.run(&context)
         case "resolve": try await ResolveCommand.run(&context)
         case "profile": try await ProfileCommand.run(&context)
         case "segment": try await SegmentCommand.run(&context)

@@ -129,6 +129,21 @@ final class ResolverProcess: @unchecked Sendable {
             }
             #expect(newest == view)
         }
+        // The CLI: the profile by the address as the person typed it, and a schema dry run.
+        let env = ["CDP_URL": collector.url, "CDP_RESOLVER_URL": resolver.url, "CDP_TOKEN": CollectorProcess.token]
+        let byCLI = try await ChildProcess.run(BuildProducts.path("cdp"), ["profile", "get", "email", "ADA@Example.com", "--aid", "acme"], environment: env)
+        #expect(byCLI.status == 0 && byCLI.stdout.contains(#""email":["ada@example.com"]"#), "\(byCLI.stderr)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(#"{"identity_keys":[{"field":"email","rank":1}],"mappings":"SELECT email(email) AS email, plan FROM crm INTO user BY email ALIAS crm"}"#.utf8)
+            .write(to: dir.appendingPathComponent("schema.json"))
+        try Data("{\"stream\":\"crm\",\"data\":{\"email\":\"B@X.com\",\"plan\":\"pro\"}}\n".utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+        let dry = try await ChildProcess.run(BuildProducts.path("cdp"), ["schema", "put", dir.appendingPathComponent("schema.json").path, "--dryrun",
+                                                                         "--events", dir.appendingPathComponent("events.ndjson").path, "--aid", "acme"], environment: env)
+        #expect(dry.status == 0 && dry.stdout.contains(#""plan":"pro""#) && dry.stdout.contains(#""email":["b@x.com"]"#), "\(dry.stdout) \(dry.stderr)")
+        let history = try await ChildProcess.run(BuildProducts.path("cdp"), ["schema", "history", "--aid", "acme"], environment: env)
+        #expect(history.status == 0 && history.stdout.isEmpty) // a dry run saves nothing
         #expect(await resolver.stop() == 0)
         #expect(await collector.stop() == 0)
         #expect(await broker.stop() == 0)
