@@ -13,7 +13,7 @@ let commands: [(name: String, summary: String, usage: String)] = [
     ("ql", "check and evaluate FilterQL / LQL / expressions", QLCommand.usage),
     ("schema", "show, save or dry-run an account's schema", SchemaCommand.usage),
     ("resolve", "run identity resolution offline on NDJSON events", ResolveCommand.usage),
-    ("profile", "look up a profile by any identity value", ProfileCommand.usage),
+    ("profile", "look up a profile by any identity value, or request its deletion", ProfileCommand.usage),
     ("segment", "create, list, size and preview audiences", SegmentCommand.usage),
     ("version", "print versions", "usage: cdp version"),
 ]

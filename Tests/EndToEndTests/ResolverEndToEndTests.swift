@@ -144,6 +144,11 @@ final class ResolverProcess: @unchecked Sendable {
         #expect(dry.status == 0 && dry.stdout.contains(#""plan":"pro""#) && dry.stdout.contains(#""email":["b@x.com"]"#), "\(dry.stdout) \(dry.stderr)")
         let history = try await ChildProcess.run(BuildProducts.path("cdp"), ["schema", "history", "--aid", "acme"], environment: env)
         #expect(history.status == 0 && history.stdout.isEmpty) // a dry run saves nothing
+        // A GDPR request by the address as typed, followed until the resolver has done it.
+        let erased = try await ChildProcess.run(BuildProducts.path("cdp"), ["profile", "delete", "email", "Ada@EXAMPLE.com", "--wait", "20", "--aid", "acme"], environment: env)
+        #expect(erased.status == 0 && erased.stdout.contains(#""status":"done""#) && erased.stdout.contains(profile?["id"]?.stringValue ?? "?"), "\(erased.stdout) \(erased.stderr)")
+        let gone = try await ChildProcess.run(BuildProducts.path("cdp"), ["profile", "get", "email", "ada@example.com", "--aid", "acme"], environment: env)
+        #expect(gone.status == 1 && gone.stderr.contains("HTTP 404"))
         #expect(await resolver.stop() == 0)
         #expect(await collector.stop() == 0)
         #expect(await broker.stop() == 0)
