@@ -26,6 +26,26 @@ func rawEvent(_ stream: String, _ data: JSONValue, ts: Int64 = 1_795_000_000_000
     /// Messages from Segment's API (kept as sent on stream `segment`, which has no mapping)
     /// resolve out of the box: userId, anonymousId and the traits' email are identities, traits
     /// are fields; a top-level field of the same name wins over a trait.
+    /// Values that identify nobody yield no identifier: text that is no email address (in a
+    /// stream without a mapping, as in the web mapping's email()), and maps.
+    static let junkCases: [(String, JSONValue, [String])] = [
+        ("crm", ["email": "n/a"], []),
+        ("crm", ["email": .double(12.5)], []),
+        ("crm", ["email": "Ada <ADA@x.com>"], ["email=ada@x.com"]),
+        ("web", ["email": "n/a", "url": "/a"], []),
+        ("web", ["_uid": ["x": 1], "url": "/a"], []),
+        ("crm", ["_uid": .array([["x": 1], "c1", .null])], ["_uid=c1"]),
+    ]
+
+    @Test(arguments: junkCases)
+    func junkIdentityValues_identifyNobody(stream: String, data: JSONValue, identities: [String]) {
+        guard case .success(let m) = EventMapper.map(rawEvent(stream, data), schema: AccountSchema.defaultSchema()) else {
+            Issue.record("mapping failed")
+            return
+        }
+        #expect(m.identifiers.map(\.description) == identities)
+    }
+
     static let segmentCases: [(JSONValue, [String], [String: QLValue])] = [
         (["type": "identify", "userId": "u1", "anonymousId": "a1", "traits": ["email": "Ada@X.com", "plan": "pro", "seats": 3]],
          ["user_id=u1", "_uid=a1", "email=ada@x.com"], ["type": .string("identify"), "plan": .string("pro"), "seats": .int(3)]),

@@ -206,7 +206,10 @@ public enum EventMapper {
             func unmapped(_ name: String, _ value: QLValue, topLevel: Bool) {
                 if schema.identity.key(name) != nil || AccountSchema.defaultIdentityFields.contains(name) {
                     guard schema.identity.key(name) != nil else { return }
-                    let normalised: QLValue = name == "email" ? (Builtins.table["email"]!.call([value], context) ?? value) : value
+                    // An email is what email() makes of it, as in the default web mapping: text
+                    // that is no address ("n/a", "unknown") identifies nobody, rather than
+                    // merging everyone who gave it.
+                    guard let normalised = name == "email" ? Builtins.table["email"]!.call([value], context) : value else { return }
                     appendIdentifiers(name, normalised, to: &identifiers)
                 } else if topLevel || !mapped.contains(where: { $0.name == name }) {
                     switch value {
@@ -254,8 +257,14 @@ public enum EventMapper {
         if identifiers.isEmpty { identifiers.reserveCapacity(4) } // once, not grown per identity key
         switch value {
         case .strings(let xs): for x in xs { identifiers.append(Identifier(name, x)) }
-        case .list(let xs): for x in xs { identifiers.append(Identifier(name, x.stringForm)) }
-        case .null: break
+        case .list(let xs):
+            for x in xs {
+                switch x {
+                case .null, .map, .list: continue
+                default: identifiers.append(Identifier(name, x.stringForm))
+                }
+            }
+        case .null, .map: break // a map is no identity value
         default: identifiers.append(Identifier(name, value.stringForm))
         }
     }
