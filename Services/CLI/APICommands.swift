@@ -48,6 +48,15 @@ struct APIClient {
 }
 
 extension String {
+    /// The string percent-encoded as one path segment: `/` too (a value may hold one: `org/42`).
+    var urlSegment: String { percentEncoded(.urlPathAllowed) }
+    /// The string percent-encoded as one query value (`&`, `=`, `+` too).
+    var urlQueryValue: String { percentEncoded(.urlQueryAllowed) }
+
+    private func percentEncoded(_ allowed: CharacterSet) -> String {
+        addingPercentEncoding(withAllowedCharacters: allowed.subtracting(CharacterSet(charactersIn: "/&=+?#"))) ?? self
+    }
+
     func trimmingSuffix(_ suffix: String) -> String {
         var s = self
         while s.hasSuffix(suffix) { s.removeLast(suffix.count) }

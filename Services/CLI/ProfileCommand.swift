@@ -24,8 +24,8 @@ enum ProfileCommand {
         let args = context.reader.positional
         guard args.count == 3, args[0] == "get" || args[0] == "delete" else { throw UsageError(message: "expected: get FIELD VALUE, or delete FIELD VALUE") }
         let resolver = APIClient(base: url, token: collector.token)
-        let path = "/api/entity/user/\(Self.encoded(args[1], .urlPathAllowed))/\(Self.encoded(args[2], .urlPathAllowed))"
-        let account = aid.map { "aid=\(Self.encoded($0, .urlQueryAllowed))" }
+        let path = "/api/entity/user/\(args[1].urlSegment)/\(args[2].urlSegment)"
+        let account = aid.map { "aid=\($0.urlQueryValue)" }
         if args[0] == "delete" {
             let r = try await collector.call("DELETE", path + (account.map { "?" + $0 } ?? ""))
             guard r.status == 202, let id = r.json["data"]?["request_id"]?.stringValue else {
@@ -46,14 +46,8 @@ enum ProfileCommand {
         }
         var query: [String] = []
         if explain { query.append("explain=true") }
-        if let fields { query.append("fields=\(Self.encoded(fields, .urlQueryAllowed))") }
+        if let fields { query.append("fields=\(fields.urlQueryValue)") }
         if let account { query.append(account) }
         try await resolver.printData("GET", path + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
-    }
-
-    /// `text` percent-encoded as one path segment or query value: besides what `allowed` leaves
-    /// out, `/` (a value may hold one: `org/42`), `&`, `=`, `+`, `?` and `#` are encoded.
-    static func encoded(_ text: String, _ allowed: CharacterSet) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: allowed.subtracting(CharacterSet(charactersIn: "/&=+?#"))) ?? text
     }
 }

@@ -22,7 +22,7 @@ enum SchemaCommand {
         try context.finish()
         let args = context.reader.positional
         var query: [String] = []
-        if let aid { query.append("aid=\(ProfileCommand.encoded(aid, .urlQueryAllowed))") }
+        if let aid { query.append("aid=\(aid.urlQueryValue)") }
         func path(_ p: String, _ extra: [String] = []) -> String {
             let q = query + extra
             return p + (q.isEmpty ? "" : "?" + q.joined(separator: "&"))
